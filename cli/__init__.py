@@ -1,0 +1,1 @@
+"""The stockbridge command line."""

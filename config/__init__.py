@@ -1,0 +1,1 @@
+"""The YAML config: models, loading, validation with errors that say where."""

@@ -1,0 +1,1 @@
+"""Connectors: all knowledge of each source system, one module per system."""

@@ -1,0 +1,1 @@
+"""Sync: drives connectors, mapping and the store."""
