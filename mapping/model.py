@@ -21,8 +21,11 @@ from enum import StrEnum
 from fractions import Fraction
 
 __all__ = [
+    "Location",
     "LocationRecord",
+    "Material",
     "MaterialRecord",
+    "Movement",
     "MovementKind",
     "MovementRecord",
     "RawFields",
@@ -32,9 +35,6 @@ __all__ = [
     "StockStatus",
     "UnitRecord",
     "UnreadableRecord",
-    "Location",
-    "Material",
-    "Movement",
 ]
 
 RawFields = Mapping[str, object]

@@ -81,11 +81,19 @@ class Response:
     @classmethod
     def json(cls, payload: object, status: int = 200, **headers: str) -> Response:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        return cls(status, body, {"Content-Type": "application/json; charset=utf-8", **headers})
+        return cls(
+            status, body, {"Content-Type": "application/json; charset=utf-8", **headers}
+        )
 
     @classmethod
-    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> Response:
-        return cls(status, text.encode("utf-8"), {"Content-Type": f"{content_type}; charset=utf-8"})
+    def text(
+        cls, text: str, status: int = 200, content_type: str = "text/plain"
+    ) -> Response:
+        return cls(
+            status,
+            text.encode("utf-8"),
+            {"Content-Type": f"{content_type}; charset=utf-8"},
+        )
 
 
 App = Callable[[Request], Response]
@@ -94,7 +102,9 @@ App = Callable[[Request], Response]
 class SimServer:
     """Serves `app` on 127.0.0.1 with the fault knobs in front of it."""
 
-    def __init__(self, app: App, *, port: int = 0, faults: Faults | None = None, name: str = "") -> None:
+    def __init__(
+        self, app: App, *, port: int = 0, faults: Faults | None = None, name: str = ""
+    ) -> None:
         self.app = app
         self.name = name
         self.faults = faults or Faults()
@@ -114,7 +124,9 @@ class SimServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> SimServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"sim-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"sim-{self.name}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -166,12 +178,19 @@ class SimServer:
                 server.requests.append((request.method, self.path))
                 server._serve_with_faults(request, self)
 
-            def _send(self, response: Response, body: bytes | None = None, length: int | None = None) -> None:
+            def _send(
+                self,
+                response: Response,
+                body: bytes | None = None,
+                length: int | None = None,
+            ) -> None:
                 payload = response.body if body is None else body
                 self.send_response(response.status)
                 for key, value in response.headers.items():
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload) if length is None else length))
+                self.send_header(
+                    "Content-Length", str(len(payload) if length is None else length)
+                )
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -179,7 +198,9 @@ class SimServer:
 
         return Handler
 
-    def _serve_with_faults(self, request: Request, handler: BaseHTTPRequestHandler) -> None:
+    def _serve_with_faults(
+        self, request: Request, handler: BaseHTTPRequestHandler
+    ) -> None:
         faults = self.faults
         send = handler._send  # type: ignore[attr-defined]
         if faults.latency:
@@ -189,7 +210,11 @@ class SimServer:
             send(Response.text(f"simulated fault {status}", status))
             return
         if faults.throttle_rate and self._draw() < faults.throttle_rate:
-            send(Response(429, b"Too Many Requests", {"Retry-After": str(faults.retry_after)}))
+            send(
+                Response(
+                    429, b"Too Many Requests", {"Retry-After": str(faults.retry_after)}
+                )
+            )
             return
         try:
             response = self.app(request)
