@@ -17,8 +17,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from stockbridge.connectors.retry import RetryPolicy
 from stockbridge.mapping.model import SourceRecord
 
 __all__ = [
@@ -81,6 +82,20 @@ class ConnectorSettings(BaseModel):
 
     timezone: str | None = None
     """The zone the system stores naive times in; defaults to the top-level one."""
+    page_size: int = Field(default=5000, ge=1, le=100_000)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to establish a connection."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds to wait for a reply (per call)."""
+    retry_attempts: int = Field(default=6, ge=1, le=50)
+    """Tries per call before a transient fault fails the run."""
+    retry_max_wait: float = Field(default=30.0, gt=0)
+    rate_per_second: float | None = Field(default=None, gt=0)
+    """Call budget towards this system; None: unlimited."""
+
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy these settings ask for."""
+        return RetryPolicy(attempts=self.retry_attempts, max_wait=self.retry_max_wait)
 
 
 class Connector(abc.ABC):
