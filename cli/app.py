@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from stockbridge.cli import config_commands, db_commands
+from stockbridge.cli import (
+    config_commands,
+    db_commands,
+    serve_commands,
+    sync_commands,
+)
 from stockbridge.cli.context import CliState
 
 __all__ = ["app", "main"]
@@ -37,7 +42,7 @@ def _global_options(
     ctx.obj = CliState(config_path=config)
 
 
-for module in (config_commands, db_commands):
+for module in (config_commands, db_commands, sync_commands, serve_commands):
     module.register(app)
 
 

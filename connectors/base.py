@@ -110,6 +110,8 @@ class Connector(abc.ABC):
     kind: ClassVar[str]
     settings_model: ClassVar[type[ConnectorSettings]]
     streams: ClassVar[frozenset[Stream]]
+    unit_vocabularies: ClassVar[tuple[str, ...]] = ("cn",)
+    """Built-in unit vocabularies of `stockbridge.mapping.units` this system speaks."""
 
     def __init__(self, name: str, settings: Any, *, timezone: str) -> None:
         self.name = name

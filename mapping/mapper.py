@@ -17,12 +17,21 @@ from decimal import Decimal
 
 from stockbridge.mapping.codes import SourceCrosswalks
 from stockbridge.mapping.errors import IncompatibleUnitsError
-from stockbridge.mapping.material_units import MaterialUnits
+from stockbridge.mapping.material_units import (
+    MaterialUnits,
+    UnitConversion,
+    conversion_from_record,
+)
 from stockbridge.mapping.model import (
+    Location,
+    LocationRecord,
+    Material,
+    MaterialRecord,
     Movement,
     MovementRecord,
     StockLine,
     StockRecord,
+    UnitRecord,
 )
 from stockbridge.mapping.units import (
     UNITS,
@@ -114,6 +123,33 @@ class RecordMapper:
             reverses=record.reverses,
             order_ref=record.order_ref,
             entered_at=record.entered_at,
+        )
+
+    def material(self, record: MaterialRecord) -> Material:
+        """Canonical material master data."""
+        return Material(
+            material=self._xw.material.translate(record.material),
+            name=record.name,
+            base_unit=self._units.resolve(record.base_unit),
+            batch_managed=record.batch_managed,
+            safety_stock=record.safety_stock,
+        )
+
+    def location(self, record: LocationRecord) -> Location:
+        """Canonical warehouse/location master data."""
+        xw = self._xw
+        return Location(
+            site=xw.site.translate(record.site),
+            warehouse=xw.warehouse.translate(record.warehouse),
+            location=xw.location.translate(record.location),
+            name=record.name,
+            line_side=record.line_side,
+        )
+
+    def unit_conversion(self, record: UnitRecord) -> UnitConversion:
+        """A material-specific unit factor in canonical codes."""
+        return conversion_from_record(
+            record, self._units, self._xw.material.translate(record.material)
         )
 
     def _target_unit(self, material: str, unit: str) -> str:

@@ -1,0 +1,91 @@
+"""`reconcile:` and `alerts:` — what to believe, and whom to tell.
+
+`reconcile` picks the consolidated quantity per key: the first
+`system_of_record` rule matching the key's site, warehouse and status names
+the source to believe; otherwise `fallback` decides (`priority`: the first
+source of `priority` that has the key; `freshest`: the newest snapshot).
+Differences within `tolerance` (absolute in base units, or relative to the
+chosen quantity) are not conflicts.
+
+`alerts` holds channels and rules with their `kind` required and everything
+kind-specific kept for the alerts room to validate. Channel URLs are secrets:
+for WeCom, Slack and Teams the URL alone lets anyone post.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from stockbridge.config.fields import Code, DecimalText, Name
+from stockbridge.config.masking import Secret
+from stockbridge.config.model_base import OpenModel, StrictModel
+from stockbridge.mapping.model import StockStatus
+
+__all__ = [
+    "AlertRuleConfig",
+    "AlertsConfig",
+    "ChannelConfig",
+    "ReconcileConfig",
+    "SystemOfRecordRule",
+    "Tolerance",
+]
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str | int | float) else value
+
+
+class SystemOfRecordRule(StrictModel):
+    """`source` owns the keys matching every condition given (a list: any of)."""
+
+    source: Name
+    site: Annotated[list[Code], BeforeValidator(_as_list)] = Field(default_factory=list)
+    warehouse: Annotated[list[Code], BeforeValidator(_as_list)] = Field(
+        default_factory=list
+    )
+    status: Annotated[list[StockStatus], BeforeValidator(_as_list)] = Field(
+        default_factory=list
+    )
+
+
+class Tolerance(StrictModel):
+    """Differences this small are agreement, not conflict."""
+
+    absolute: Annotated[DecimalText, Field(ge=0)] = Decimal(0)
+    relative: Annotated[DecimalText, Field(ge=0, le=1)] = Decimal(0)
+    """A fraction of the chosen quantity: "0.01" is 1 %."""
+
+
+class ReconcileConfig(StrictModel):
+    """The policy that chooses one quantity when sources disagree."""
+
+    system_of_record: list[SystemOfRecordRule] = Field(default_factory=list)
+    priority: list[Name] = Field(default_factory=list)
+    fallback: Literal["priority", "freshest"] = "priority"
+    tolerance: Tolerance = Field(default_factory=Tolerance)
+
+
+class ChannelConfig(OpenModel):
+    """A chat destination; kind-specific keys stay in `options`."""
+
+    kind: Name
+    url: Secret | None = None
+    secret: Secret | None = None
+    """The signing secret (DingTalk SEC..., Feishu, signed webhooks)."""
+
+
+class AlertRuleConfig(OpenModel):
+    """An alert rule; kind-specific keys (thresholds, filters) stay in `options`."""
+
+    kind: Name
+    channels: list[Name] = Field(default_factory=list)
+
+
+class AlertsConfig(StrictModel):
+    """Chat channels by name, and the rules that post to them."""
+
+    channels: dict[Name, ChannelConfig] = Field(default_factory=dict)
+    rules: list[AlertRuleConfig] = Field(default_factory=list)
