@@ -25,6 +25,7 @@ from sqlalchemy.exc import ArgumentError
 
 from stockbridge.config.errors import config_problem, describe_value
 from stockbridge.config.masking import MASK
+from stockbridge.mapping.units import UNITS
 
 __all__ = [
     "Code",
@@ -206,15 +207,15 @@ def _code(value: object) -> str:
 Code = Annotated[str, BeforeValidator(_code)]
 """A system's code (material, warehouse, ...): text, exactly as written."""
 
-_UNECE = re.compile(r"[A-Z0-9]{2,3}")
-
 
 def _unit_code(value: object) -> str:
-    if isinstance(value, str) and _UNECE.fullmatch(value):
+    if isinstance(value, str) and value in UNITS:
         return value
+    close = difflib.get_close_matches(str(value), list(UNITS), n=1)
     raise config_problem(
-        "a UN/ECE Recommendation 20 unit code such as KGM, H87 or XBX",
+        "a UN/ECE Recommendation 20 unit code stockbridge knows: " + ", ".join(UNITS),
         describe_value(value),
+        f"Did you mean {close[0]!r}?" if close else "",
     )
 
 

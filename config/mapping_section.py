@@ -99,8 +99,8 @@ class CodeMapping(StrictModel):
     rules: list[CodeRuleField] = Field(default_factory=list)
     sheet: str | None = None
     """The worksheet of an .xlsx table (default: the first)."""
-    encoding: Annotated[str, BeforeValidator(check_encoding)] = "utf-8"
-    """The text encoding of a .csv table."""
+    encoding: Annotated[str | None, BeforeValidator(check_encoding)] = None
+    """The text encoding of a .csv table; detected (UTF-8 or GB18030) if not given."""
     table: CodeTableField | None = None
 
     @field_validator("table", mode="before")

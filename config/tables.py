@@ -5,8 +5,11 @@ spreadsheets. They are read when the config loads, so a broken table is
 reported by `config check` with its file and row, not halfway through a
 sync; mapping then gets a plain dictionary and does no I/O of its own.
 
-The first row names the columns; `source` and `canonical` are required and
-any others (descriptions, notes) are ignored. Cells are taken exactly as
+The first row names the columns; `source` and `canonical` (or `源编码` and
+`目标编码`, as Chinese IT teams name them) are required and any others
+(descriptions, notes) are ignored. A CSV with no declared encoding is read
+as UTF-8 (with or without Excel's byte-order mark) or else GB18030, the two
+encodings Excel produces on Chinese machines. Cells are taken exactly as
 written: a table maps codes after the source's rules (trim, ...) ran.
 """
 
@@ -27,6 +30,12 @@ from stockbridge.config.errors import config_problem
 __all__ = ["CodeTable", "check_encoding", "read_code_table"]
 
 _EXPECTED = "a code table with columns source and canonical"
+_HEADER_ALIASES = {
+    "source_code": "source",
+    "源编码": "source",
+    "canonical_code": "canonical",
+    "目标编码": "canonical",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +46,10 @@ class CodeTable:
     file: Path | None = None
 
 
-def read_code_table(file: Path, *, sheet: str | None, encoding: str) -> CodeTable:
-    """Read a `.csv` (in `encoding`) or `.xlsx` (its `sheet`, else the first) table.
+def read_code_table(
+    file: Path, *, sheet: str | None, encoding: str | None = None
+) -> CodeTable:
+    """Read a `.csv` (in `encoding`, else detected) or `.xlsx` (its `sheet`, else the first) table.
 
     Raises a config problem naming the table file and row.
     """
@@ -56,8 +67,10 @@ def read_code_table(file: Path, *, sheet: str | None, encoding: str) -> CodeTabl
     return CodeTable(entries=_read_xlsx(file, sheet), file=file)
 
 
-def check_encoding(name: str) -> str:
+def check_encoding(name: str | None) -> str | None:
     """`name` if Python knows the text encoding (utf-8, gb18030, ...)."""
+    if name is None:
+        return None
     try:
         codecs.lookup(name)
     except LookupError:
@@ -67,7 +80,18 @@ def check_encoding(name: str) -> str:
     return name
 
 
-def _read_csv(file: Path, encoding: str) -> dict[str, str]:
+def _detect_encoding(file: Path) -> str:
+    data = file.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8-sig"
+
+
+def _read_csv(file: Path, encoding: str | None) -> dict[str, str]:
+    if encoding is None:
+        encoding = _detect_encoding(file)
     # utf-8-sig drops the byte-order mark Excel writes in front of UTF-8 CSV.
     encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     try:
@@ -134,7 +158,10 @@ def _entries(file: Path, rows: Iterable[Sequence[str]]) -> dict[str, str]:
     header = next(numbered, None)
     if header is None:
         raise config_problem(_EXPECTED, "an empty file", file=file)
-    names = [name.strip().lower() for name in header[1]]
+    names = [
+        _HEADER_ALIASES.get(name.strip().lower(), name.strip().lower())
+        for name in header[1]
+    ]
     if "source" not in names or "canonical" not in names:
         raise config_problem(
             _EXPECTED,

@@ -76,13 +76,33 @@ def test_csv_table_in_another_encoding(write_config, tmp_path: Path) -> None:
     assert table.entries == {"冻结": "blocked"}
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_encoding_is_detected_and_chinese_headers_are_understood(
+    write_config, tmp_path: Path, encoding: str
+) -> None:
+    (tmp_path / "wh.csv").write_bytes(
+        "源编码,目标编码,说明\n原材料仓,RM01,原料\n".encode(encoding)
+    )
+    path = write_config(
+        """\
+        sources: {u8: {kind: u8}}
+        mapping:
+          u8:
+            warehouse: {table: wh.csv}
+        """
+    )
+    table = load_config(path, environ={}).mapping["u8"].warehouse.table
+    assert table is not None
+    assert table.entries == {"原材料仓": "RM01"}
+
+
 def test_factors_and_tolerances_are_exact(write_config) -> None:
     path = write_config(
         """\
         sources: {k3: {kind: k3cloud}}
         mapping:
           k3:
-            units: {箱: XBX}
+            units: {箱: CT}
             conversions:
               - {material: "A-1", unit: 箱, factor: "24"}
               - {material: "A-2", unit: 包, factor: "0.1"}
