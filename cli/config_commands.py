@@ -6,7 +6,7 @@ located problems alone, never a traceback, and exits with status 2.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,6 +20,8 @@ from stockbridge.config import (
     render_masked,
     starter_config,
 )
+from stockbridge.connectors.errors import SourceConfigError
+from stockbridge.connectors.registry import connector_class
 
 __all__ = ["CONFIG_ERROR_EXIT", "load_settings", "register"]
 
@@ -36,10 +38,26 @@ def load_settings(ctx: typer.Context) -> Settings:
     try:
         return load_config(state(ctx).config_path)
     except ConfigError as error:
-        Console(stderr=True).print(
-            str(error), markup=False, highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(CONFIG_ERROR_EXIT) from None
+        _config_failure(str(error))
+
+
+def _config_failure(message: str) -> NoReturn:
+    Console(stderr=True).print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(CONFIG_ERROR_EXIT)
+
+
+def source_problems(settings: Settings) -> list[str]:
+    """Each source's own keys checked by its connector's settings model."""
+    problems: list[str] = []
+    for name, source in settings.sources.items():
+        try:
+            model = connector_class(source.kind).settings_model
+            settings.source_settings(name, model)
+        except SourceConfigError as error:
+            problems.append(f"{settings.file}: sources.{name}.kind: {error}")
+        except ConfigError as error:
+            problems.extend(str(problem) for problem in error.problems)
+    return problems
 
 
 def init(
@@ -73,6 +91,9 @@ def init(
 def check(ctx: typer.Context) -> None:
     """Validate the config and print it resolved, with secrets masked."""
     settings = load_settings(ctx)
+    problems = source_problems(settings)
+    if problems:
+        _config_failure("\n".join(problems))
     # The header is a YAML comment, so the output saved to a file still loads.
     text = f"# {settings.file} is valid. Resolved, secrets masked:\n"
     text += render_masked(settings)

@@ -14,9 +14,7 @@ import typer
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from stockbridge.cli.context import state
-from stockbridge.config.errors import ConfigError
-from stockbridge.config.loader import load_config
+from stockbridge.cli.config_commands import load_settings
 from stockbridge.store.engine import create_store_engine, safe_url
 from stockbridge.store.errors import StoreError
 from stockbridge.store.migrate import current_revision, upgrade
@@ -70,11 +68,7 @@ def upgrade_command(
 
 
 def _configured_store(ctx: typer.Context) -> URL:
-    try:
-        settings = load_config(state(ctx).config_path)
-    except ConfigError as error:
-        _fail(str(error))
-    return settings.store
+    return load_settings(ctx).store
 
 
 def _fail(message: str) -> NoReturn:
