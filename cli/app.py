@@ -11,6 +11,7 @@ from stockbridge.cli import (
     config_commands,
     db_commands,
     serve_commands,
+    simulate_commands,
     sync_commands,
 )
 from stockbridge.cli.context import CliState
@@ -42,7 +43,13 @@ def _global_options(
     ctx.obj = CliState(config_path=config)
 
 
-for module in (config_commands, db_commands, sync_commands, serve_commands):
+for module in (
+    config_commands,
+    db_commands,
+    sync_commands,
+    serve_commands,
+    simulate_commands,
+):
     module.register(app)
 
 

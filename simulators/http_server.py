@@ -77,6 +77,8 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    cookies: list[str] = field(default_factory=list)
+    """`Set-Cookie` values, one header line each (a dict cannot hold two)."""
 
     @classmethod
     def json(cls, payload: object, status: int = 200, **headers: str) -> Response:
@@ -124,6 +126,9 @@ class SimServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> SimServer:
+        """Serve on a thread; a no-op if serving (`with start_x(...)` enters a started server)."""
+        if self._thread is not None:
+            return self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name=f"sim-{self.name}", daemon=True
         )
@@ -156,6 +161,9 @@ class SimServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes; with Nagle on, a keep-alive
+            # client's delayed ACK stalls every reply by ~40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
@@ -188,6 +196,8 @@ class SimServer:
                 self.send_response(response.status)
                 for key, value in response.headers.items():
                     self.send_header(key, value)
+                for cookie in response.cookies:
+                    self.send_header("Set-Cookie", cookie)
                 self.send_header(
                     "Content-Length", str(len(payload) if length is None else length)
                 )
