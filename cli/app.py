@@ -12,6 +12,7 @@ from stockbridge.cli import (
     db_commands,
     serve_commands,
     simulate_commands,
+    stock_commands,
     sync_commands,
 )
 from stockbridge.cli.context import CliState
@@ -49,6 +50,7 @@ for module in (
     sync_commands,
     serve_commands,
     simulate_commands,
+    stock_commands,
 ):
     module.register(app)
 

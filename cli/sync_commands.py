@@ -29,6 +29,7 @@ from stockbridge.store.database import open_store
 from stockbridge.store.leases import LeaseHeldError
 from stockbridge.store.queries import MovementFilter, iter_movements, list_rejects
 from stockbridge.store.runs import RunRow
+from stockbridge.sync.reconcile import reconcile
 from stockbridge.sync.rejects_retry import retry_rejects
 from stockbridge.sync.runner import STREAM_ORDER, sync_stream
 from stockbridge.sync.setup import build_connector
@@ -199,9 +200,14 @@ def sync(
     engine = open_store(settings.store)
     try:
         runs = run_sync(engine, settings, sources=source, streams=stream, full=full)
+        result = reconcile(engine, settings)
     finally:
         engine.dispose()
     Console().print(_summary(runs))
+    Console().print(
+        f"consolidated {result.keys} keys; {result.conflicts_open} open conflicts "
+        f"({result.conflicts_opened} new, {result.conflicts_resolved} resolved)"
+    )
     if any(run.status != "succeeded" for run in runs):
         raise typer.Exit(1)
 

@@ -26,6 +26,7 @@ from stockbridge.connectors.base import Stream
 from stockbridge.connectors.registry import connector_class
 from stockbridge.store.leases import LeaseHeldError
 from stockbridge.store.schema import sync_runs
+from stockbridge.sync.reconcile import reconcile
 from stockbridge.sync.runner import STREAM_ORDER, sync_stream
 
 __all__ = ["BackoffPolicy", "SyncService", "backoff_until"]
@@ -143,7 +144,7 @@ class SyncService:
             )
             return
         try:
-            sync_stream(
+            run = sync_stream(
                 self.engine,
                 self.settings,
                 source,
@@ -159,6 +160,9 @@ class SyncService:
                 error,
                 extra={"source": source, "stream": stream.value},
             )
+            return
+        if stream is Stream.STOCK and run.status == "succeeded":
+            reconcile(self.engine, self.settings, clock=self.clock)
 
     def start(self) -> None:
         self.scheduler.start()
