@@ -34,7 +34,7 @@ from stockbridge.sync.rejects_retry import retry_rejects
 from stockbridge.sync.runner import STREAM_ORDER, sync_stream
 from stockbridge.sync.setup import build_connector
 
-__all__ = ["register", "run_sync"]
+__all__ = ["register", "run_sync", "summary_table"]
 
 MOVEMENT_COLUMNS = (
     "source",
@@ -152,7 +152,7 @@ def _rate_reporter(progress: Progress, task: TaskID) -> Callable[[int], None]:
     return advance
 
 
-def _summary(runs: list[RunRow]) -> Table:
+def summary_table(runs: list[RunRow]) -> Table:
     table = Table(title="sync runs")
     for column in (
         "source",
@@ -203,7 +203,7 @@ def sync(
         result = reconcile(engine, settings)
     finally:
         engine.dispose()
-    Console().print(_summary(runs))
+    Console().print(summary_table(runs))
     Console().print(
         f"consolidated {result.keys} keys; {result.conflicts_open} open conflicts "
         f"({result.conflicts_opened} new, {result.conflicts_resolved} resolved)"
@@ -279,7 +279,7 @@ def retry(
         runs = retry_rejects(engine, settings, source=source)
     finally:
         engine.dispose()
-    Console().print(_summary(runs))
+    Console().print(summary_table(runs))
     if any(run.status != "succeeded" for run in runs):
         raise typer.Exit(1)
 

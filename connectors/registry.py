@@ -50,7 +50,11 @@ def connector_class(kind: str) -> type[Connector]:
         msg = f"unknown source kind {kind!r}: expected one of {', '.join(known_kinds())}{hint}"
         raise SourceConfigError(msg)
     module_name, _, class_name = target.partition(":")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        msg = f"source kind {kind!r} cannot be loaded: {error}"
+        raise SourceConfigError(msg) from error
     cls = getattr(module, class_name)
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
         msg = f"{target} (kind {kind!r}) is not a stockbridge Connector"

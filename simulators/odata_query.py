@@ -22,7 +22,6 @@ __all__ = [
     "parse_filter",
     "parse_orderby",
     "parse_select",
-    "time_to_sql",
 ]
 
 
@@ -69,7 +68,7 @@ class _Expr:
     value: object = None  # literal value
 
 
-def time_to_sql(duration: str) -> str:
+def _time_to_sql(duration: str) -> str:
     """'PT10H37M02S' -> '10:37:02', the stored form of Edm.Time."""
     match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.\d+)?S)?", duration)
     if not match or duration == "PT":
@@ -265,7 +264,7 @@ class _Parser:
             prefix, raw = value.split("'", 1)
             raw = raw[:-1]
             if prefix == "time":
-                return _Expr("?", kind="literal", edm="time", value=time_to_sql(raw))
+                return _Expr("?", kind="literal", edm="time", value=_time_to_sql(raw))
             if prefix in ("datetime", "datetimeoffset"):
                 return _Expr(
                     "?", kind="literal", edm="datetime", value=_datetime_to_sql(raw)

@@ -12,8 +12,6 @@ from functools import lru_cache
 
 __all__ = [
     "STATUS_TO_STOCK_TYPE",
-    "STOCK_TYPE_TO_STATUS",
-    "UNIT_FROM_COMMERCIAL",
     "UNIT_TO_COMMERCIAL",
     "MovementCoding",
     "commercial_unit",
@@ -38,7 +36,6 @@ UNIT_TO_COMMERCIAL = {
     "CT": "CAR",  # internal KAR
     "BX": "BOX",  # this simulator's choice: the reference names no SAP box unit
 }
-UNIT_FROM_COMMERCIAL = {v: k for k, v in UNIT_TO_COMMERCIAL.items()}
 
 STATUS_TO_STOCK_TYPE = {
     "unrestricted": "01",
@@ -47,7 +44,6 @@ STATUS_TO_STOCK_TYPE = {
     "blocked": "07",
     "restricted": "08",
 }
-STOCK_TYPE_TO_STATUS = {v: k for k, v in STATUS_TO_STOCK_TYPE.items()}
 
 # Status-change transfer postings, (from status, to status) -> movement type.
 # 321 is from the reference; the others are standard SAP pairs (unverified here).

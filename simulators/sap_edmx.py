@@ -82,9 +82,6 @@ class EntityType:
     def keys(self) -> tuple[Prop, ...]:
         return tuple(p for p in self.props if p.key)
 
-    def prop(self, name: str) -> Prop | None:
-        return next((p for p in self.props if p.name == name), None)
-
     def nav(self, name: str) -> Nav | None:
         return next((n for n in self.navs if n.name == name), None)
 

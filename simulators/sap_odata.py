@@ -168,7 +168,7 @@ class SapODataApp:
         response = self._dispatch(request, logon, service, segments[1:], wants_json)
         response.headers.setdefault("dataserviceversion", "2.0")
         if (
-            request.method == "GET"
+            request.method in ("GET", "HEAD")
             and request.header("x-csrf-token").lower() == "fetch"
         ):
             self.gateway.fetch_token(logon, response)

@@ -21,7 +21,6 @@ from stockbridge.simulators.sap_edmx import (
 )
 
 __all__ = [
-    "MATERIAL_DOCUMENT_SERVICE",
     "MATERIAL_STOCK_SERVICE",
     "PRODUCT_SERVICE",
     "material_document_service",
@@ -224,8 +223,6 @@ def material_document_service(*, debit_credit_code: bool = True) -> Service:
         "1.3.0" if debit_credit_code else "1.2.0",
     )
 
-
-MATERIAL_DOCUMENT_SERVICE = material_document_service()
 
 # --- API_PRODUCT_SRV (units of measure only) ------------------------------------
 

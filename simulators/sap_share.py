@@ -33,7 +33,7 @@ from stockbridge.simulators.sap_codes import (
     transfer_type,
 )
 
-__all__ = ["SHARE_DDL", "build_sap_share", "local_date_time", "open_share"]
+__all__ = ["SHARE_DDL", "build_sap_share", "open_share"]
 
 _BUILD_VERSION = "sap-share-1"
 
@@ -100,7 +100,7 @@ WHERE m.system = 'sap' AND m.site = ? AND m.effective = 1
 
 
 @lru_cache(maxsize=4096)
-def local_date_time(iso_utc: str, zone: ZoneInfo) -> tuple[str, str]:
+def _local_date_time(iso_utc: str, zone: ZoneInfo) -> tuple[str, str]:
     """('YYYY-MM-DDT00:00:00', 'HH:MM:SS') of a UTC instant in the system's zone."""
     local = datetime.fromisoformat(iso_utc).astimezone(zone).isoformat()
     return f"{local[:10]}T00:00:00", local[11:19]
@@ -232,8 +232,8 @@ def _item_rows(
         c_status,
     ) in truth.execute(_MOVEMENTS, (plant,)):
         sign = -1 if quantity.startswith("-") else 1
-        posting_date, _ = local_date_time(posted_at, zone)
-        creation_date, creation_time = local_date_time(entered_at, zone)
+        posting_date, _ = _local_date_time(posted_at, zone)
+        creation_date, creation_time = _local_date_time(entered_at, zone)
         irc = ("", "", "", "", "")
         auto_created = ""
         mvt_type: str | None

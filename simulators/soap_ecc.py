@@ -14,6 +14,10 @@ system time (CPUDT/CPUTM/BUDAT in `zone`), Basic auth on WSDL and endpoint,
 RFC exceptions as `<FM>.Exception` faults, "Deserialisation failed" for
 input that does not fit its ABAP type, and no ALPHA conversion of inputs
 (an unpadded material number finds nothing, as on a real system).
+
+While `faults.late_postings` is on, the truth's late lines are missing from
+`ZMM_GOODSMVT_READ` and their effect is missing from `ZMM_STOCK_READ`: a
+posting not yet entered has no effect anywhere, as in the other simulators.
 """
 
 from __future__ import annotations
@@ -171,6 +175,7 @@ class SapEccApp:
         )
         material_filter = "" if material is None else " AND matnr = ?"
         material_args = () if material is None else (material,)
+        column = "quantity_early" if self.faults.late_postings else "quantity"
         with closing(open_share(self.share_path)) as share:
             keys = share.execute(
                 "SELECT matnr, lgort FROM mard_keys WHERE werks = ?"  # noqa: S608 - fixed fragments
@@ -181,7 +186,7 @@ class SapEccApp:
             page = keys[:limit]
             rows = (
                 share.execute(
-                    "SELECT matnr, lgort, charg, status, quantity, meins"  # noqa: S608 - fixed fragments
+                    f"SELECT matnr, lgort, charg, status, {column}, meins"  # noqa: S608 - fixed fragments
                     f" FROM stock WHERE werks = ?{material_filter}"
                     " AND (matnr, lgort) >= (?, ?) AND (matnr, lgort) <= (?, ?)",
                     (plant, *material_args, *page[0], *page[-1]),

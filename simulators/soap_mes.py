@@ -15,6 +15,11 @@ Three operations, three shapes a connector meets in the field:
 
 Times are naive local wall-clock times (`zone`), as the MES database keeps
 them; the DataSet's dateTime carries the local offset, as .NET writes it.
+
+While `faults.late_postings` is on, the truth's late lines are missing from
+the transactions and their effect from the line-side stock (a row they bring
+to zero is left out, as the MES leaves zero rows out): a posting not yet
+entered has no effect anywhere, as in the other simulators.
 """
 
 from __future__ import annotations
@@ -158,11 +163,15 @@ class MesSoapApp:
 
     def _line_side_stock(self, call: SoapCall) -> etree._Element:
         factory = _argument(call, "factoryCode") or ""
+        held = self.faults.late_postings
+        quantity, shown = (
+            ("quantity_early", "shown_early") if held else ("quantity", "shown")
+        )
         with closing(open_share(self.share_path)) as share:
             rows = share.execute(
-                "SELECT factory, warehouse, material, name, batch, status, quantity,"
-                " reserved, unit FROM stock WHERE factory = ?"
-                " ORDER BY warehouse, material, batch, status",
+                "SELECT factory, warehouse, material, name, batch, status,"  # noqa: S608 - fixed column names
+                f" {quantity}, reserved, unit FROM stock WHERE factory = ?"
+                f" AND {shown} = 1 ORDER BY warehouse, material, batch, status",
                 (factory,),
             ).fetchall()
             now_at = share.execute("SELECT now_at FROM share_meta").fetchone()[0]

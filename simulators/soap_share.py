@@ -8,21 +8,24 @@ A share is rebuilt only when the truth file changes; it is written under a
 temporary name and renamed, so a reader never sees half a share.
 
 Late movements (`movements.late = 1`) stay in the share, flagged, for the app
-to hide while the `late_postings` knob is on. Stock is the truth's snapshot
-either way: a late posting is a line missing from the movement feed, not from
-the books (`simulators.truth_faults`), so the feed falls short of the stock.
+to hide while the `late_postings` knob is on. Each stock row also carries
+`quantity_early`, its quantity without the late lines' effect, which the app
+serves while the knob is on: like the other simulators, a posting the system
+has not entered yet has no effect anywhere, neither in its movements nor in
+its stock.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from stockbridge.simulators.soap_ecc_codes import (
@@ -44,7 +47,7 @@ __all__ = [
     "open_share",
 ]
 
-_SHARE_VERSION = "2"
+_SHARE_VERSION = "3"
 _BATCH = 5_000
 
 _ECC_DDL = """
@@ -53,7 +56,8 @@ CREATE TABLE plants (werks TEXT PRIMARY KEY);
 CREATE TABLE stock (
     werks TEXT NOT NULL, matnr TEXT NOT NULL, lgort TEXT NOT NULL,
     charg TEXT NOT NULL, status TEXT NOT NULL, quantity TEXT NOT NULL,
-    meins TEXT NOT NULL
+    meins TEXT NOT NULL,
+    quantity_early TEXT NOT NULL  -- without the late lines (while they are held back)
 );
 CREATE INDEX stock_by_key ON stock (werks, matnr, lgort, charg);
 CREATE TABLE mard_keys (
@@ -77,7 +81,10 @@ CREATE TABLE share_meta (stamp TEXT NOT NULL, now_at TEXT NOT NULL);
 CREATE TABLE stock (
     factory TEXT NOT NULL, warehouse TEXT NOT NULL, material TEXT NOT NULL,
     name TEXT NOT NULL, batch TEXT NOT NULL, status TEXT NOT NULL,
-    quantity TEXT NOT NULL, reserved TEXT NOT NULL, unit TEXT NOT NULL
+    quantity TEXT NOT NULL, reserved TEXT NOT NULL, unit TEXT NOT NULL,
+    quantity_early TEXT NOT NULL,  -- without the late lines (while they are held back)
+    shown INTEGER NOT NULL,        -- quantity is not zero (the MES drops zero rows)
+    shown_early INTEGER NOT NULL   -- quantity_early is not zero
 );
 CREATE INDEX stock_by_factory ON stock (factory, warehouse, material, batch, status);
 CREATE TABLE trans (
@@ -125,10 +132,53 @@ def _current(share_path: Path, stamp: str) -> bool:
     return row is not None and row[0] == stamp
 
 
-def _rows(truth: sqlite3.Connection, sql: str) -> Iterator[Any]:
-    cursor = truth.execute(sql)
+def _rows(truth: sqlite3.Connection, sql: str, *params: object) -> Iterator[Any]:
+    cursor = truth.execute(sql, params)
     while batch := cursor.fetchmany(_BATCH):
         yield from batch
+
+
+class _StockRow(NamedTuple):
+    site: str
+    material: str
+    warehouse: str
+    batch: str
+    status: str
+    quantity: str
+    reserved: str
+    quantity_early: str
+
+
+def _stock_rows(truth: sqlite3.Connection, system: str) -> Iterator[_StockRow]:
+    """`system`'s stock rows, each with its quantity without the late lines.
+
+    A key that only late lines touch and whose stock the system dropped at
+    zero (the MES does) comes back as a zero row: without those lines it is
+    not zero.
+    """
+    late: dict[tuple[str, str, str, str, str], Decimal] = defaultdict(Decimal)
+    for site, material, warehouse, batch, status, quantity in _rows(
+        truth,
+        "SELECT site, material, warehouse, batch, status, quantity FROM movements"
+        " WHERE system = ? AND late = 1 AND effective = 1",
+        system,
+    ):
+        late[site, material, warehouse, batch, status] += Decimal(quantity)
+    for site, material, warehouse, batch, status, quantity, reserved in _rows(
+        truth,
+        "SELECT site, material, warehouse, batch, status, quantity, reserved"
+        " FROM stock WHERE system = ?",
+        system,
+    ):
+        held = late.pop((site, material, warehouse, batch, status), Decimal(0))
+        early = format(Decimal(quantity) - held, "f") if held else quantity
+        yield _StockRow(
+            site, material, warehouse, batch, status, quantity, reserved, early
+        )
+    for (site, material, warehouse, batch, status), held in late.items():
+        yield _StockRow(
+            site, material, warehouse, batch, status, "0", "0", format(-held, "f")
+        )
 
 
 def _build(
@@ -169,24 +219,21 @@ def _fill_ecc(
         "INSERT INTO plants VALUES (?)",
         truth.execute("SELECT site FROM sites WHERE erp = 'ecc'"),
     )
+    units = dict(truth.execute("SELECT material, base_unit FROM materials"))
     stock_rows = (
         (
-            site,
-            sap_padded(material, 18),
-            warehouse,
-            batch.upper(),
-            status,
-            quantity,
-            SAP_UNITS[unit],
+            row.site,
+            sap_padded(row.material, 18),
+            row.warehouse,
+            row.batch.upper(),
+            row.status,
+            row.quantity,
+            SAP_UNITS[units[row.material]],
+            row.quantity_early,
         )
-        for material, site, warehouse, batch, status, quantity, unit in _rows(
-            truth,
-            "SELECT s.material, s.site, s.warehouse, s.batch, s.status, s.quantity,"
-            " m.base_unit FROM stock s JOIN materials m USING (material)"
-            " WHERE s.system = 'ecc'",
-        )
+        for row in _stock_rows(truth, "ecc")
     )
-    share.executemany("INSERT INTO stock VALUES (?, ?, ?, ?, ?, ?, ?)", stock_rows)
+    share.executemany("INSERT INTO stock VALUES (?, ?, ?, ?, ?, ?, ?, ?)", stock_rows)
     share.execute(
         "INSERT INTO mard_keys SELECT DISTINCT werks, matnr, lgort FROM stock"
     )
@@ -328,13 +375,30 @@ def _fill_mes(
     truth: sqlite3.Connection, share: sqlite3.Connection, zone: ZoneInfo
 ) -> None:
     del zone  # MES rows keep UTC in the share; the app renders local time
+    materials = {
+        material: (name, unit)
+        for material, name, unit in truth.execute(
+            "SELECT material, name, base_unit FROM materials"
+        )
+    }
     share.executemany(
-        "INSERT INTO stock VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        _rows(
-            truth,
-            "SELECT s.site, s.warehouse, s.material, m.name, s.batch, s.status,"
-            " s.quantity, s.reserved, m.base_unit FROM stock s"
-            " JOIN materials m USING (material) WHERE s.system = 'mes'",
+        "INSERT INTO stock VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                row.site,
+                row.warehouse,
+                row.material,
+                materials[row.material][0],
+                row.batch,
+                row.status,
+                row.quantity,
+                row.reserved,
+                materials[row.material][1],
+                row.quantity_early,
+                int(Decimal(row.quantity) != 0),
+                int(Decimal(row.quantity_early) != 0),
+            )
+            for row in _stock_rows(truth, "mes")
         ),
     )
     counters = {"all": 0, "ontime": 0}

@@ -40,14 +40,21 @@ store: postgresql+psycopg://stockbridge:${{DB_PASSWORD}}@db.example.com/stock
 sources:
   sap:
     kind: sap_odata
-    user: STOCKBRIDGE
+    url: https://s4.example.com/sap/opu/odata/sap
+    client: "100"
+    username: STOCKBRIDGE
     password: ${{SAP_PASSWORD}}
   k3:
     kind: k3cloud
-    auth: {{app_id: "123", app_secret: "${{K3_APP_SECRET}}"}}
+    url: https://k3.example.com/k3cloud/
+    acct_id: "65f0c2a1d3e4b5"
+    username: api
+    app_id: "308642_1sbq2eDvzqbZ2vHvwYfoSx1k5I6Y2N0p"
+    app_secret: "${{K3_APP_SECRET}}"
   u8:
-    kind: u8_odbc
-    connection: "DRIVER={{SQLite3}};Database=u8.db;UID=sa;PWD={ODBC_PASSWORD};"
+    kind: u8
+    site: "2000"
+    odbc: "DRIVER={{SQLite3}};Database=u8.db;UID=sa;PWD={ODBC_PASSWORD};"
 alerts:
   channels:
     planners: {{kind: dingtalk, url: "${{DING_URL}}", secret: "${{DING_SECRET}}"}}
@@ -84,8 +91,8 @@ def test_masked_render_shows_what_is_not_secret(config_path) -> None:
         "store: postgresql+psycopg://stockbridge:********@db.example.com/stock"
         in rendered
     )
-    assert "user: STOCKBRIDGE" in rendered
-    assert "app_id: '123'" in rendered
+    assert "username: STOCKBRIDGE" in rendered
+    assert "app_id: 308642_1sbq2eDvzqbZ2vHvwYfoSx1k5I6Y2N0p" in rendered
     assert "PWD=********;" in rendered
 
 
@@ -120,9 +127,10 @@ def test_errors_never_echo_secret_values(write_config) -> None:
 
 def test_connector_settings_errors_hide_secrets(config_path) -> None:
     class SapSettings(ConnectorSettings):
-        user: str
+        url: str
+        client: str
+        username: str
         password: SecretStr
-        port: int = 443
 
     settings = load_config(config_path, environ=ENVIRON)
     parsed = settings.source_settings("sap", SapSettings)
@@ -130,7 +138,9 @@ def test_connector_settings_errors_hide_secrets(config_path) -> None:
     assert_no_secret(repr(parsed))
 
     class StrictSap(ConnectorSettings):
-        user: int
+        url: str
+        client: int
+        username: str
 
     with pytest.raises(ConfigError) as caught:
         settings.source_settings("sap", StrictSap)

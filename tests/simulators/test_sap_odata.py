@@ -14,6 +14,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyodata
 import pytest
@@ -454,6 +455,40 @@ def test_creation_date_filter_with_expanded_items(
     assert len(raw["CreationTime"]) == len("PT10H37M02S")
 
 
+def test_system_time_zone_sets_creation_date_and_time(
+    truth: Path, tmp_path: Path, session: requests.Session
+) -> None:
+    document, entered, posted = _rows(
+        truth,
+        "SELECT document, entered_at, posted_at FROM movements WHERE system = 'sap'"
+        " AND site = '1000' AND effective = 1 ORDER BY entered_at DESC LIMIT 1",
+    )[0]
+    app = create_sap_odata_app(
+        truth,
+        tmp_path,
+        username=USER,
+        password=PASSWORD,
+        client=CLIENT,
+        timezone="Asia/Shanghai",
+    )
+    with SapODataServer(app) as china:
+        headers = _client(china, DOCS, session).entity_sets.A_MaterialDocumentHeader
+        header = (
+            headers.get_entities()
+            .filter(f"MaterialDocument eq '{document}'")
+            .execute()[0]
+        )
+    local = datetime.fromisoformat(str(entered)).astimezone(ZoneInfo("Asia/Shanghai"))
+    local_posting = datetime.fromisoformat(str(posted)).astimezone(
+        ZoneInfo("Asia/Shanghai")
+    )
+    assert header.CreationDate == datetime(
+        local.year, local.month, local.day, tzinfo=UTC
+    )
+    assert header.CreationTime == local.strftime("PT%HH%MM%SS")
+    assert header.PostingDate.date() == local_posting.date()
+
+
 def test_navigation_and_single_entity(
     sap: SapODataServer, session: requests.Session
 ) -> None:
@@ -544,6 +579,48 @@ def test_unknown_property_is_an_sap_error(
     )
     assert bad_syntax.status_code == 400
     assert b"<error" in bad_syntax.content
+
+
+def test_filter_functions_precedence_and_literals(
+    sap: SapODataServer, session: requests.Session
+) -> None:
+    url = sap.service_url(STOCK) + "A_MatlStkInAcctMod"
+
+    def served(expression: str) -> set[tuple[str, str, str, str]]:
+        reply = session.get(
+            url, params={"$filter": expression, "$format": "json", "$top": "5000"}
+        )
+        assert reply.status_code == 200, reply.text
+        return {
+            (r["Material"], r["StorageLocation"], r["Batch"], r["InventoryStockType"])
+            for r in reply.json()["d"]["results"]
+        }
+
+    everything = served("Plant eq '1000'")
+    materials = sorted({m for m, _, _, _ in everything})
+    first = materials[0]
+    assert served(f"startswith(Material,'{first[:5]}') eq true") == {
+        k for k in everything if k[0].startswith(first[:5])
+    }
+    assert served(f"substringof('{first[-2:]}', Material)") == {
+        k for k in everything if first[-2:] in k[0]
+    }
+    assert served(
+        "endswith(StorageLocation,'01') and not (StorageLocation eq 'RM01')"
+    ) == {k for k in everything if k[1] != "RM01"}
+    assert served(
+        f"Material eq '{first}' or Material eq '{materials[1]}' and StorageLocation eq 'FG01'"
+    ) == {
+        k
+        for k in everything
+        if k[0] == first or (k[0] == materials[1] and k[1] == "FG01")
+    }
+    assert served("Material eq 'O''Brien' or Batch eq '%'") == set()
+    for bad in ("Plant eq 1000", "Plant eq '1000' and", "(Plant eq '1000'"):
+        reply = session.get(url, params={"$filter": bad, "$format": "json"})
+        assert reply.status_code == 400, bad
+    assert session.get(url, params={"$top": "x"}).status_code == 400
+    assert session.get(url, params={"$orderby": "Nope desc"}).status_code == 400
 
 
 # --- posting ------------------------------------------------------------------

@@ -171,19 +171,13 @@ def _zeep(session: requests.Session, wsdl: str) -> zeep.Client:
 
 
 def _ecc(truth: Path, work: Path) -> Iterator[SimServer]:
-    server = start_sap_ecc(truth, work, username=USER, password=PASSWORD)
-    try:
+    with start_sap_ecc(truth, work, username=USER, password=PASSWORD) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _mes(truth: Path, work: Path) -> Iterator[SimServer]:
-    server = start_mes_soap(truth, work, username=USER, password=PASSWORD)
-    try:
+    with start_mes_soap(truth, work, username=USER, password=PASSWORD) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -442,7 +436,12 @@ def test_ecc_late_postings_are_held_back_from_the_movement_feed(
     rows, _ = _read_movements(client, "2026-03-01", 100)
     assert "5000000001" not in {row.MBLNR for row in rows}
     assert len(rows) == 7
-    # the snapshot keeps it: the feed falls short of the stock (truth_faults)
+    # not entered, not booked: the receipt's 12.5 KG is missing from the stock
+    # too, and the storage location keeps its MARD row at zero, as SAP does
+    mard, _, _ = _read_stock(client, "1100", 100)
+    assert mard["FG29", "RM01"]["LABST"] == Decimal(0)
+    assert mard["000000000000100023", "RM01"]["LABST"] == Decimal(24)
+    ecc_hand.faults.late_postings = False
     mard, _, _ = _read_stock(client, "1100", 100)
     assert mard["FG29", "RM01"]["LABST"] == Decimal("12.5")
 
@@ -820,7 +819,38 @@ def test_mes_late_postings_are_held_back(mes_hand, session, late_postings_on):
     with client.settings(raw_response=True):
         content = client.service.GetLineSideStock(factoryCode="1000").content
     stock = {row["MaterialCode"]: row for row in _diffgram_rows(content)}
-    assert stock["100023"]["Qty"] == "19"
+    # the held-back issue of 5 has not reduced the line-side stock either
+    assert (stock["100023"]["Qty"], stock["100023"]["LockQty"]) == ("24", "2")
+    assert stock["FG29"]["Qty"] == "3.750"
+
+
+def test_mes_late_postings_leave_zero_rows_out(hand_truth, tmp_path):
+    """A row the late lines bring to zero, or from zero, shows as the MES keeps it."""
+    truth = tmp_path / "truth.sqlite"
+    truth.write_bytes(hand_truth.read_bytes())
+    with closing(sqlite3.connect(truth)) as db:
+        # FG29: a late issue took the last 3.75 KG, so the MES dropped the row
+        db.execute("DELETE FROM stock WHERE system = 'mes' AND material = 'FG29'")
+        db.execute("UPDATE movements SET late = 1, quantity = '-3.75' WHERE id = 11")
+        # 100023: the whole 19 came from a late receipt (and the issue is on time)
+        db.execute("UPDATE movements SET late = 0 WHERE id = 10")
+        db.execute("UPDATE movements SET late = 1, quantity = '19' WHERE id = 9")
+        db.commit()
+    with (
+        start_mes_soap(truth, tmp_path, username=USER, password=PASSWORD) as server,
+        requests.Session() as http,
+    ):
+        http.auth = HTTPBasicAuth(USER, PASSWORD)
+        client = _mes_client(server, http)
+
+        def line_side() -> dict[str, str]:
+            with client.settings(raw_response=True):
+                reply = client.service.GetLineSideStock(factoryCode="1000")
+            return {r["MaterialCode"]: r["Qty"] for r in _diffgram_rows(reply.content)}
+
+        assert line_side() == {"100023": "19"}
+        server.faults.late_postings = True
+        assert line_side() == {"FG29": "3.75"}
 
 
 def test_mes_soap12_binding_answers_too(mes_hand, session):
