@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -101,6 +102,14 @@ class Response:
 App = Callable[[Request], Response]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-reply is normal here (tests kill clients)."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class SimServer:
     """Serves `app` on 127.0.0.1 with the fault knobs in front of it."""
 
@@ -113,7 +122,7 @@ class SimServer:
         self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
