@@ -10,6 +10,7 @@ import typer
 from stockbridge.cli import (
     config_commands,
     db_commands,
+    demo_commands,
     serve_commands,
     simulate_commands,
     stock_commands,
@@ -47,6 +48,7 @@ def _global_options(
 for module in (
     config_commands,
     db_commands,
+    demo_commands,
     sync_commands,
     serve_commands,
     simulate_commands,

@@ -164,7 +164,7 @@ def summary_table(runs: list[RunRow]) -> Table:
         "seconds",
         "error",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column != "error")
     for run in runs:
         seconds = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
         table.add_row(

@@ -205,7 +205,9 @@ class MovementReader:
         if error.msg_code == _FIELD_NOT_FOUND:
             for key in plan.optional:
                 if key not in plan.dropped and _names_key(str(error), key):
-                    log.warning(
+                    # Optional keys differ by tenant and version: worth a note
+                    # in the log, not a warning on every run.
+                    log.info(
                         "[%s] %s has no field %s on this tenant; reading it without",
                         self.client.source,
                         plan.form.form_id,

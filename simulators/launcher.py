@@ -23,7 +23,7 @@ from stockbridge.simulators.soap import start_mes_soap, start_sap_ecc
 from stockbridge.simulators.truth import generate
 from stockbridge.simulators.u8_db import build_u8
 
-__all__ = ["ALL_SIMULATORS", "LOGIN", "Simulators", "start_simulators"]
+__all__ = ["ALL_SIMULATORS", "LOGIN", "Simulators", "demo_sources", "start_simulators"]
 
 ALL_SIMULATORS = (
     "sap_odata",
@@ -155,3 +155,34 @@ def _start(sims: Simulators, name: str, postgres: str | None) -> None:
             else work / f"{name}.sqlite"
         )
         sims.odbc[name] = build(truth, target)
+
+
+def demo_sources(sims: Simulators) -> dict[str, dict[str, object]]:
+    """The `sources:` config that points stockbridge at these simulators.
+
+    One source per system of record: the SOAP MES and Jiandaoyun serve the
+    same MES data as the REST MES, so they are not added twice.
+    """
+    sources: dict[str, dict[str, object]] = {}
+    servers, login = sims.servers, LOGIN
+    if "sap_odata" in servers:
+        sources["sap"] = {
+            "kind": "sap_odata",
+            "url": f"{servers['sap_odata'].url}/sap/opu/odata/sap",
+            "client": login["sap_client"],
+            "username": login["user"],
+            "password": login["password"],
+            "timezone": "UTC",
+            "lookback": "3d",
+        }
+    if "k3cloud" in servers:
+        sources["k3cloud"] = {
+            "kind": "k3cloud",
+            "url": f"{servers['k3cloud'].url}/k3cloud/",
+            "acct_id": login["k3_acct_id"],
+            "username": login["user"],
+            "app_id": login["k3_app_id"],
+            "app_secret": login["k3_app_secret"],
+            "lookback": "3d",
+        }
+    return sources

@@ -1,0 +1,154 @@
+"""`stockbridge demo`: the whole job, end to end, on the bundled simulators.
+
+It generates a factory's ground truth, starts every simulator on loopback
+ports, writes a config for them with an embedded SQLite store, runs a full
+sync while some postings are still "late", lets them arrive, runs an
+incremental sync that picks them up through the look-back window, and shows
+the consolidated table with the conflicts the simulators were built to
+contain, next to the list of what was injected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+from stockbridge.cli.stock_commands import print_stock_table
+from stockbridge.cli.sync_commands import run_sync, summary_table
+from stockbridge.config.loader import load_config
+from stockbridge.simulators.launcher import Simulators, demo_sources, start_simulators
+from stockbridge.store.database import open_store
+from stockbridge.store.queries import list_rejects
+from stockbridge.store.stock_queries import StockFilter, iter_consolidated
+from stockbridge.sync.reconcile import reconcile
+
+__all__ = ["register"]
+
+PRIORITY = ("sap", "ecc", "u8", "k3cloud", "k3wise", "mes")
+
+
+def _reconcile(sources: Mapping[str, object]) -> dict[str, object]:
+    """MES owns the line-side warehouses; otherwise each site's ERP is believed."""
+    owners = [{"source": "mes", "warehouse": ["LS01"]}] if "mes" in sources else []
+    return {
+        "system_of_record": owners,
+        "priority": [name for name in PRIORITY if name in sources],
+        "tolerance": {"absolute": "0.001"},
+    }
+
+
+def _write_config(sims: Simulators, directory: Path) -> Path:
+    sources = demo_sources(sims)
+    config = {
+        "store": f"sqlite:///{directory / 'stockbridge.db'}",
+        "timezone": "Asia/Shanghai",
+        "sources": sources,
+        "reconcile": _reconcile(sources),
+    }
+    path = directory / "stockbridge.yaml"
+    header = (
+        "# Written by `stockbridge demo` for the simulators it started;\n"
+        "# the logins are the simulators' fixed demo logins.\n"
+    )
+    path.write_text(
+        header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _set_late(sims: Simulators, late: bool) -> None:
+    for server in sims.servers.values():
+        server.faults.update(late_postings=late)
+
+
+def _print_injected(truth: Path, console: Console) -> None:
+    """The discrepancies the simulators were built with: what the table should show."""
+    console.print("[bold]what the simulators injected (the ground truth):[/bold]")
+    with sqlite3.connect(truth) as conn:
+        rows = conn.execute(
+            "SELECT kind, system, description FROM discrepancies ORDER BY id"
+        ).fetchall()
+    for kind, system, description in rows:
+        console.print(
+            f"  [cyan]{kind}[/cyan] ({system}): {description}", highlight=False
+        )
+
+
+def demo(
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--dir",
+            help="Where the demo's truth, databases, config and store go (replaced).",
+        ),
+    ] = Path("demo"),
+    materials: Annotated[
+        int, typer.Option(help="Materials in the simulated factory.")
+    ] = 30,
+    days: Annotated[int, typer.Option(help="Days of movements.")] = 30,
+) -> None:
+    """Run the whole job on the bundled simulators and show the result."""
+    console = Console()
+    directory = directory.resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    with console.status("generating a factory and starting its systems' simulators"):
+        sims = start_simulators(
+            directory / "simulators", materials=materials, days=days
+        )
+    with sims:
+        for name, address in sims.addresses().items():
+            console.print(f"  {name:<11} {address}", highlight=False, soft_wrap=True)
+        config_path = _write_config(sims, directory)
+        console.print(f"config written to {config_path}", highlight=False)
+        settings = load_config(config_path)
+        engine = open_store(settings.store)
+        try:
+            _set_late(sims, True)
+            console.rule("1. full sync (some postings have not arrived yet)")
+            console.print(
+                summary_table(run_sync(engine, settings, full=True, console=console))
+            )
+            _set_late(sims, False)
+            console.rule("2. incremental sync (the late postings arrive, back-dated)")
+            console.print(summary_table(run_sync(engine, settings, console=console)))
+            result = reconcile(engine, settings)
+            console.rule("3. the consolidated stock table")
+            console.print(
+                f"{result.keys} keys from {len(settings.sources)} sources; "
+                f"{result.conflicts_open} where the systems disagree"
+            )
+            print_stock_table(
+                list(iter_consolidated(engine, StockFilter(conflicts_only=True))),
+                console,
+                title="keys where the systems disagree",
+            )
+            _print_injected(sims.truth, console)
+            rejects = list_rejects(engine, limit=10)
+            console.rule(f"4. rejects ({len(rejects)} shown)")
+            for reject in rejects:
+                console.print(
+                    f"  {reject['source']}/{reject['stream']} {reject['record_key']}: {reject['reason']}",
+                    highlight=False,
+                )
+        finally:
+            engine.dispose()
+    console.print(
+        f"\nThe store is {directory / 'stockbridge.db'}; try:\n"
+        f"  ./run stockbridge --config {config_path} stock\n"
+        f"  ./run stockbridge --config {config_path} movements --source sap --format csv",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `app`."""
+    app.command("demo")(demo)
