@@ -97,6 +97,8 @@ def demo(
 ) -> None:
     """Run the whole job on the bundled simulators and show the result."""
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # a log file has room for the whole table
     directory = directory.resolve()
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)

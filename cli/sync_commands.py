@@ -112,7 +112,7 @@ def run_sync(
                 raise _fail(str(error), 2) from None
             with connector:
                 for stream in STREAM_ORDER:
-                    if stream not in connector.streams or (
+                    if stream not in connector.offered_streams() or (
                         streams and stream not in streams
                     ):
                         continue

@@ -118,6 +118,14 @@ class Connector(abc.ABC):
         self.settings = settings
         self.timezone = getattr(settings, "timezone", None) or timezone
 
+    def offered_streams(self) -> frozenset[Stream]:
+        """The streams this configured source offers (by default all of its kind's).
+
+        Configurable kinds (sql, file, mes_rest) offer only the streams their
+        settings describe, so nothing schedules a stream that cannot run.
+        """
+        return self.streams
+
     @abc.abstractmethod
     def check(self) -> CheckResult:
         """Probe connectivity and credentials cheaply, and say what is wrong."""

@@ -185,4 +185,89 @@ def demo_sources(sims: Simulators) -> dict[str, dict[str, object]]:
             "app_secret": login["k3_app_secret"],
             "lookback": "3d",
         }
+    if "mes_rest" in servers:
+        sources["mes"] = _mes_rest_source(servers["mes_rest"].url)
     return sources
+
+
+_MES_KINDS = {
+    "TRANSFER_IN": "transfer",
+    "TRANSFER_OUT": "transfer",
+    "CONSUME": "production_issue",
+    "SCRAP": "scrap",
+    "ADJUST": "adjustment",
+    "REVERSAL": "reversal",
+    "RECEIVE": "receipt",
+    "ISSUE": "issue",
+    "OUTPUT": "production_receipt",
+    "SHIP": "sales_issue",
+    "RETURN": "return",
+}
+
+
+def _mes_rest_source(url: str) -> dict[str, object]:
+    """How a plant describes this MES's REST API to the `mes_rest` connector."""
+    return {
+        "kind": "mes_rest",
+        "url": url,
+        "lookback": "3d",
+        "auth": {
+            "type": "token",
+            "token_url": "/api/auth/token",
+            "body": {
+                "appKey": LOGIN["mes_app_key"],
+                "appSecret": LOGIN["mes_app_secret"],
+            },
+            "token_path": "data.accessToken",
+        },
+        "envelope": {
+            "success_path": "code",
+            "success_values": [0],
+            "message_path": "msg",
+            "data_path": "data",
+        },
+        "pagination": {"style": "page", "items_path": "records", "total_path": "total"},
+        "streams": {
+            "stock": {
+                "path": "/api/v1/lineside/stock",
+                "fields": {
+                    "material": "materialCode",
+                    "site": "factoryCode",
+                    "warehouse": "warehouseCode",
+                    "batch": "lotNo",
+                    "quantity": "qty",
+                    "reserved": "reservedQty",
+                    "unit": "unit",
+                    "status": "status",
+                },
+                "status_map": {
+                    "OK": "unrestricted",
+                    "QC": "quality_inspection",
+                    "HOLD": "blocked",
+                },
+            },
+            "movements": {
+                "path": "/api/v1/material/transactions",
+                "cursor_param": "since",
+                "cursor_field": "createTime",
+                "id_pattern": r"^(?P<document>.+)-(?P<line>\d+)$",
+                "fields": {
+                    "document": "txnId",
+                    "kind": "txnType",
+                    "material": "materialCode",
+                    "site": "factoryCode",
+                    "warehouse": "warehouseCode",
+                    "batch": "lotNo",
+                    "quantity": "qty",
+                    "unit": "unit",
+                    "posted_at": "txnTime",
+                    "entered_at": "createTime",
+                    "reverses": "reversedTxnId",
+                    "order_ref": "workOrderNo",
+                },
+                "defaults": {"status": "unrestricted"},
+                "direction": {"field": "direction", "in": "IN", "out": "OUT"},
+                "kinds": _MES_KINDS,
+            },
+        },
+    }

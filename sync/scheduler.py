@@ -23,11 +23,11 @@ from sqlalchemy import Engine, desc, select
 
 from stockbridge.config.models import Settings
 from stockbridge.connectors.base import Stream
-from stockbridge.connectors.registry import connector_class
 from stockbridge.store.leases import LeaseHeldError
 from stockbridge.store.schema import sync_runs
 from stockbridge.sync.reconcile import reconcile
 from stockbridge.sync.runner import STREAM_ORDER, sync_stream
+from stockbridge.sync.setup import build_connector
 
 __all__ = ["BackoffPolicy", "SyncService", "backoff_until"]
 
@@ -104,7 +104,8 @@ class SyncService:
         for source, config in settings.sources.items():
             if not config.enabled:
                 continue
-            offered = connector_class(config.kind).streams
+            with build_connector(settings, source) as connector:
+                offered = connector.offered_streams()
             for stream in STREAM_ORDER:
                 schedule = config.schedule.for_stream(stream.value)
                 if stream not in offered or schedule is None:
