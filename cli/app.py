@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from stockbridge.cli import (
+    alerts_commands,
     config_commands,
     db_commands,
     demo_commands,
+    explain_commands,
     serve_commands,
     simulate_commands,
     stock_commands,
@@ -46,9 +48,11 @@ def _global_options(
 
 
 for module in (
+    alerts_commands,
     config_commands,
     db_commands,
     demo_commands,
+    explain_commands,
     sync_commands,
     serve_commands,
     simulate_commands,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.syntax import Syntax
 
+from stockbridge.alerts.settings import load_alert_setup
 from stockbridge.cli.context import state
 from stockbridge.config import (
     ConfigError,
@@ -57,6 +58,10 @@ def source_problems(settings: Settings) -> list[str]:
             problems.append(f"{settings.file}: sources.{name}.kind: {error}")
         except ConfigError as error:
             problems.extend(str(problem) for problem in error.problems)
+    try:
+        load_alert_setup(settings)
+    except ConfigError as error:
+        problems.extend(str(problem) for problem in error.problems)
     return problems
 
 

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
+from stockbridge.alerts.service import evaluate_and_deliver
 from stockbridge.cli.config_commands import load_settings
 from stockbridge.cli.output import OutputFormat, emit
 from stockbridge.config.models import Settings
@@ -201,6 +202,11 @@ def sync(
     try:
         runs = run_sync(engine, settings, sources=source, streams=stream, full=full)
         result = reconcile(engine, settings)
+        alerts = (
+            evaluate_and_deliver(engine, settings, clock=lambda: datetime.now(UTC))
+            if settings.alerts.rules
+            else None
+        )
     finally:
         engine.dispose()
     Console().print(summary_table(runs))
@@ -208,6 +214,13 @@ def sync(
         f"consolidated {result.keys} keys; {result.conflicts_open} open conflicts "
         f"({result.conflicts_opened} new, {result.conflicts_resolved} resolved)"
     )
+    if alerts is not None:
+        summary, delivered = alerts
+        Console().print(
+            f"alerts: {summary.fired} fired, {summary.resolved} resolved, "
+            f"{summary.firing} firing; {delivered.sent} sent, "
+            f"{delivered.retried + delivered.throttled} to retry, {delivered.failed} failed"
+        )
     if any(run.status != "succeeded" for run in runs):
         raise typer.Exit(1)
 

@@ -9,6 +9,7 @@ imports a connector.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -16,7 +17,9 @@ from typing import TypeVar
 from pydantic import BaseModel, Field, PrivateAttr
 
 from stockbridge.config.errors import (
+    KeyPath,
     LineIndex,
+    line_of,
     validate_section,
 )
 from stockbridge.config.fields import (
@@ -107,6 +110,31 @@ class Settings(StrictModel):
         """Remember the file and lines, for errors found after loading."""
         self._file = file
         self._lines = lines
+
+    def section_settings(
+        self,
+        model: type[_ModelT],
+        data: object,
+        *,
+        path: KeyPath,
+        also_valid: Collection[str] = (),
+    ) -> _ModelT:
+        """Validate a block another room owns (an alert rule, a channel).
+
+        Problems are located at `path` in this file, like any config error.
+        """
+        return validate_section(
+            model,
+            data,
+            file=self._file,
+            path=path,
+            lines=self._lines,
+            also_valid=also_valid,
+        )
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line of `path` in the file, for problems found outside pydantic."""
+        return line_of(self._lines, path)
 
     def source_settings(self, name: str, model: type[_ModelT]) -> _ModelT:
         """Validate `sources.NAME`'s kind-specific keys against `model`.

@@ -9,7 +9,9 @@ chosen quantity) are not conflicts.
 
 `alerts` holds channels and rules with their `kind` required and everything
 kind-specific kept for the alerts room to validate. Channel URLs are secrets:
-for WeCom, Slack and Teams the URL alone lets anyone post.
+for WeCom, Slack and Teams the URL alone lets anyone post. `lang` is the
+language of the messages (a channel may set its own), and `public_url`, when
+set, is where messages link to the planners' page.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
+from stockbridge.config.errors import config_problem, describe_value
 from stockbridge.config.fields import Code, DecimalText, Name
 from stockbridge.config.masking import Secret
 from stockbridge.config.model_base import OpenModel, StrictModel
@@ -84,8 +87,19 @@ class AlertRuleConfig(OpenModel):
     channels: list[Name] = Field(default_factory=list)
 
 
+def _public_url(value: object) -> str:
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return value.rstrip("/")
+    raise config_problem(
+        "the http(s) address planners open, e.g. https://stock.example.com",
+        describe_value(value),
+    )
+
+
 class AlertsConfig(StrictModel):
     """Chat channels by name, and the rules that post to them."""
 
+    lang: Literal["zh", "en"] = "zh"
+    public_url: Annotated[str, BeforeValidator(_public_url)] | None = None
     channels: dict[Name, ChannelConfig] = Field(default_factory=dict)
     rules: list[AlertRuleConfig] = Field(default_factory=list)

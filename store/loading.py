@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from stockbridge.mapping.model import Movement, StockLine
 from stockbridge.store.engine import begin_write
+from stockbridge.store.history import record_history
 from stockbridge.store.runs import RunCounts, add_counts
 from stockbridge.store.schema import (
     current_snapshots,
@@ -302,7 +303,9 @@ def switch_snapshot(
     """Make a completed snapshot current in one short transaction, then drop the old.
 
     Snapshots of this source and scope that are neither the new one nor
-    current (left by crashed runs) are dropped too.
+    current (left by crashed runs) are dropped too. The new snapshot's
+    totals per key go to `stock_history` (for the ledger check) as the old
+    lines are dropped.
     """
     with engine.connect() as conn, begin_write(conn):
         count = conn.execute(
@@ -327,6 +330,9 @@ def switch_snapshot(
             ("source", "scope"),
         )
     with engine.connect() as conn, begin_write(conn):
+        record_history(
+            conn, source=source, scope=scope, snapshot_id=snapshot_id, now=now
+        )
         stale = select(stock_snapshots.c.id).where(
             stock_snapshots.c.source == source,
             stock_snapshots.c.scope == scope,

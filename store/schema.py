@@ -42,8 +42,10 @@ from stockbridge.store.types import Quantity, UtcDateTime
 
 __all__ = [
     "ALERT_STATUSES",
+    "ATTEMPT_OUTCOMES",
     "OUTBOX_STATUSES",
     "RUN_STATUSES",
+    "alert_attempts",
     "alert_outbox",
     "alert_state",
     "api_tokens",
@@ -59,6 +61,7 @@ __all__ = [
     "movements",
     "rejects",
     "sources",
+    "stock_history",
     "stock_lines",
     "stock_snapshots",
     "sync_runs",
@@ -68,6 +71,7 @@ __all__ = [
 RUN_STATUSES = ("running", "succeeded", "failed")
 OUTBOX_STATUSES = ("queued", "sent", "failed")
 ALERT_STATUSES = ("firing", "resolved")
+ATTEMPT_OUTCOMES = ("sent", "retry", "throttled", "failed")
 
 metadata = MetaData(
     naming_convention={
@@ -223,6 +227,25 @@ stock_lines = Table(
     Column("unit", String(), nullable=False),
     Column("as_of", UtcDateTime(), nullable=False),
     CheckConstraint(STOCK_STATUS_CHECK, name="status"),
+)
+
+# Each switched snapshot's total per key, kept after its lines are dropped,
+# so that the ledger check can hold snapshot(t1) - snapshot(t0) against the
+# movements in between. `as_of` is the snapshot's time (its latest row's),
+# the same on every row of a snapshot. No foreign key to stock_snapshots:
+# the history outlives the snapshot rows, which are dropped at the switch.
+stock_history = Table(
+    "stock_history",
+    metadata,
+    Column("snapshot_id", ID_TYPE, primary_key=True),
+    *_stock_key(primary_key=True),
+    _source(),
+    _optional("scope"),
+    Column("as_of", UtcDateTime(), nullable=False),
+    Column("quantity", Quantity(), nullable=False),
+    Column("unit", String(), nullable=False),
+    CheckConstraint(STOCK_STATUS_CHECK, name="status"),
+    Index("ix_stock_history_source_scope_as_of", "source", "scope", "as_of"),
 )
 
 # Keyed by the source document line: a replayed or re-read line upserts.
@@ -397,6 +420,29 @@ alert_outbox = Table(
     Column("sent_at", UtcDateTime()),
     CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
     Index("ix_alert_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    sqlite_autoincrement=True,
+)
+
+# One row per delivery attempt of an outbox message, whatever its outcome:
+# the history `alerts list` shows, and what the per-channel rate limiter
+# counts, so every worker sharing the store keeps a chat tool's limit.
+alert_attempts = Table(
+    "alert_attempts",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True),
+    Column(
+        "outbox_id",
+        ID_TYPE,
+        ForeignKey("alert_outbox.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("channel", String(), nullable=False),
+    Column("attempted_at", UtcDateTime(), nullable=False),
+    Column("outcome", String(), nullable=False),
+    Column("detail", Text()),
+    CheckConstraint(_one_of("outcome", ATTEMPT_OUTCOMES), name="outcome"),
+    Index("ix_alert_attempts_channel_attempted_at", "channel", "attempted_at"),
+    Index("ix_alert_attempts_outbox_id", "outbox_id"),
     sqlite_autoincrement=True,
 )
 

@@ -21,6 +21,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, desc, select
 
+from stockbridge.alerts.service import deliver_pending, evaluate_and_deliver
 from stockbridge.config.models import Settings
 from stockbridge.connectors.base import Stream
 from stockbridge.store.leases import LeaseHeldError
@@ -32,6 +33,9 @@ from stockbridge.sync.setup import build_connector
 __all__ = ["BackoffPolicy", "SyncService", "backoff_until"]
 
 log = logging.getLogger("stockbridge.serve")
+
+ALERT_DELIVERY_SECONDS = 20
+"""How often queued alerts are retried between syncs."""
 
 
 class BackoffPolicy:
@@ -126,6 +130,14 @@ class SyncService:
                     next_run_time=datetime.now(UTC),
                 )
 
+        if settings.alerts.channels:
+            self.scheduler.add_job(
+                self.deliver_alerts,
+                IntervalTrigger(seconds=ALERT_DELIVERY_SECONDS),
+                id="alerts:deliver",
+                name="deliver queued alerts",
+            )
+
     def jobs(self) -> list[str]:
         """The scheduled job ids, `source:stream`."""
         return [job.id for job in self.scheduler.get_jobs()]
@@ -164,6 +176,12 @@ class SyncService:
             return
         if stream is Stream.STOCK and run.status == "succeeded":
             reconcile(self.engine, self.settings, clock=self.clock)
+        if self.settings.alerts.rules:
+            evaluate_and_deliver(self.engine, self.settings, clock=self.clock)
+
+    def deliver_alerts(self) -> None:
+        """Send queued alerts that a rate limit or an outage held back."""
+        deliver_pending(self.engine, self.settings, clock=self.clock)
 
     def start(self) -> None:
         self.scheduler.start()

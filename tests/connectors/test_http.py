@@ -58,7 +58,9 @@ def test_auth_error_is_not_retried_and_names_the_status() -> None:
 
 @responses.activate
 def test_4xx_is_a_protocol_error_with_the_systems_words() -> None:
-    responses.add(responses.GET, URL, status=400, body='{"error": "unknown property Foo"}')
+    responses.add(
+        responses.GET, URL, status=400, body='{"error": "unknown property Foo"}'
+    )
     with pytest.raises(ProtocolError, match="unknown property Foo"):
         make_client([]).json("GET", URL)
 

@@ -28,6 +28,7 @@ TABLES = {
     "stock_snapshots",
     "current_snapshots",
     "stock_lines",
+    "stock_history",
     "movements",
     "rejects",
     "materials",
@@ -37,6 +38,7 @@ TABLES = {
     "conflicts",
     "alert_state",
     "alert_outbox",
+    "alert_attempts",
     "audit_log",
     "leases",
     "api_tokens",
@@ -50,8 +52,8 @@ def engine(empty_store_url: str) -> Iterator[Engine]:
     created.dispose()
 
 
-def test_the_head_revision_is_the_initial_one() -> None:
-    assert head_revision() == "0001"
+def test_the_head_revision_is_the_stock_history_one() -> None:
+    assert head_revision() == "0003"
 
 
 def test_upgrade_from_empty_builds_the_declared_schema(engine: Engine) -> None:
