@@ -13,20 +13,27 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 import yaml
 from rich.console import Console
+from sqlalchemy import Engine
 
+from stockbridge.cli.explain_commands import print_report
 from stockbridge.cli.stock_commands import print_stock_table
 from stockbridge.cli.sync_commands import run_sync, summary_table
 from stockbridge.config.loader import load_config
 from stockbridge.simulators.launcher import Simulators, demo_sources, start_simulators
 from stockbridge.store.database import open_store
+from stockbridge.store.explain_queries import KeyFilter, latest_posting
 from stockbridge.store.queries import list_rejects
 from stockbridge.store.stock_queries import StockFilter, iter_consolidated
+from stockbridge.sync.explain import explain
+from stockbridge.sync.matching import MatchRules
 from stockbridge.sync.reconcile import reconcile
 
 __all__ = ["register"]
@@ -82,6 +89,29 @@ def _print_injected(truth: Path, console: Console) -> None:
         )
 
 
+def _explain(
+    engine: Engine, row: dict[str, object], console: Console, zone: str
+) -> None:
+    where = KeyFilter(
+        **{
+            column: str(row[column])
+            for column in (
+                "material",
+                "site",
+                "warehouse",
+                "location",
+                "batch",
+                "status",
+            )
+        }
+    )
+    until = latest_posting(engine, where) or datetime.now(UTC)
+    for report in explain(
+        engine, where, since=until - timedelta(days=30), until=until, rules=MatchRules()
+    ):
+        print_report(report, console, ZoneInfo(zone))
+
+
 def demo(
     directory: Annotated[
         Path,
@@ -128,14 +158,18 @@ def demo(
                 f"{result.keys} keys from {len(settings.sources)} sources; "
                 f"{result.conflicts_open} where the systems disagree"
             )
-            print_stock_table(
-                list(iter_consolidated(engine, StockFilter(conflicts_only=True))),
-                console,
-                title="keys where the systems disagree",
+            conflicts = list(
+                iter_consolidated(engine, StockFilter(conflicts_only=True))
             )
+            print_stock_table(
+                conflicts, console, title="keys where the systems disagree"
+            )
+            if conflicts:
+                console.rule("4. why: stockbridge explain for the first of them")
+                _explain(engine, conflicts[0], console, settings.timezone)
             _print_injected(sims.truth, console)
             rejects = list_rejects(engine, limit=10)
-            console.rule(f"4. rejects ({len(rejects)} shown)")
+            console.rule(f"5. rejects ({len(rejects)} shown)")
             for reject in rejects:
                 console.print(
                     f"  {reject['source']}/{reject['stream']} {reject['record_key']}: {reject['reason']}",

@@ -24,7 +24,7 @@ from stockbridge.cli.output import OutputFormat, emit
 from stockbridge.config.fields import duration_or_none
 from stockbridge.mapping.model import StockStatus
 from stockbridge.store.database import open_store
-from stockbridge.store.explain_queries import KeyFilter
+from stockbridge.store.explain_queries import KeyFilter, latest_posting
 from stockbridge.sync.explain import KeyReport, explain
 from stockbridge.sync.explain_text import (
     comparison_summary,
@@ -36,7 +36,7 @@ from stockbridge.sync.explain_text import (
 from stockbridge.sync.ledger import LedgerBreak, check_ledger
 from stockbridge.sync.matching import Comparison, Line, MatchRules
 
-__all__ = ["register"]
+__all__ = ["print_report", "register"]
 
 FINDING_COLUMNS = (
     "material",
@@ -139,7 +139,7 @@ def _side_by_side(report: KeyReport, comparison: Comparison, zone: ZoneInfo) -> 
     return table
 
 
-def _print_report(report: KeyReport, console: Console, zone: ZoneInfo) -> None:
+def print_report(report: KeyReport, console: Console, zone: ZoneInfo) -> None:
     key = report.key
     title = (
         f"{key.material} at {key.site}/{key.warehouse}"
@@ -223,7 +223,10 @@ def explain_command(
     ] = 30,
     until: Annotated[
         str | None,
-        typer.Option(help="End of the window (ISO 8601, UTC if no zone); default now."),
+        typer.Option(
+            help="End of the window (ISO 8601, UTC if no zone); "
+            "default: the key's latest posting."
+        ),
     ] = None,
     time_tolerance: Annotated[
         str, typer.Option(help="How far apart two systems may post one event.")
@@ -236,7 +239,6 @@ def explain_command(
     """Line up the systems' movements for a key and name what one has and another lacks."""
     settings = load_settings(ctx)
     now = datetime.now(UTC)
-    end = _moment(until, now=now) if until else now
     tolerance = duration_or_none(time_tolerance)
     if tolerance is None:
         raise _fail(f"--time-tolerance {time_tolerance!r} is not a duration such as 2d")
@@ -257,6 +259,7 @@ def explain_command(
     rules = MatchRules(time_tolerance=tolerance, quantity_tolerance=quantity_slack)
     engine = open_store(settings.store)
     try:
+        end = _moment(until, now=now) if until else latest_posting(engine, where) or now
         reports = explain(
             engine, where, since=end - timedelta(days=days), until=end, rules=rules
         )
@@ -278,7 +281,7 @@ def explain_command(
         if not reports:
             console.print(f"nothing known about {material} with these filters")
         for report in reports:
-            _print_report(report, console, zone)
+            print_report(report, console, zone)
 
 
 def _break_row(found: LedgerBreak) -> dict[str, object]:

@@ -185,6 +185,15 @@ def demo_sources(sims: Simulators) -> dict[str, dict[str, object]]:
             "app_secret": login["k3_app_secret"],
             "lookback": "3d",
         }
+    for name, site in (("u8", "2000"), ("k3wise", "4000")):
+        if name in sims.odbc:
+            sources[name] = {
+                "kind": name,
+                "odbc": sims.odbc[name],
+                "site": site,
+                "timezone": "Asia/Shanghai",
+                "lookback": "3d",
+            }
     if "mes_rest" in servers:
         sources["mes"] = _mes_rest_source(servers["mes_rest"].url)
     return sources

@@ -27,6 +27,7 @@ __all__ = [
     "KeyFilter",
     "consolidated_rows",
     "held_warehouses",
+    "latest_posting",
     "movement_feeders",
     "open_conflicts",
     "snapshot_figures",
@@ -169,6 +170,14 @@ def window_movements(
         )
     )
     return _rows(engine, query)
+
+
+def latest_posting(engine: Engine, where: KeyFilter) -> datetime | None:
+    """When the filtered keys last moved in any source, or None if never."""
+    query = select(func.max(movements.c.posted_at)).where(*where.conditions(movements))
+    with engine.connect() as conn:
+        latest: datetime | None = conn.execute(query).scalar_one()
+    return latest
 
 
 def consolidated_rows(engine: Engine, where: KeyFilter) -> list[dict[str, Any]]:

@@ -110,7 +110,12 @@ def quantity_from_micro(micro: int | Decimal) -> Decimal:
         msg = f"a stored quantity is an integer number of micro-units, got {micro}"
         raise QuantityError(msg)
     # Built from text: the Decimal constructor is exact, arithmetic is not.
-    return Decimal(f"{int(micro)}E-{_SCALE}")
+    # Trailing zeros go (a planner reads 1661.222, not 1661.222000), but never
+    # into an exponent: 100 stays "100", not "1E+2".
+    whole, fraction = divmod(abs(int(micro)), MICRO_PER_UNIT)
+    digits = f"{fraction:0{_SCALE}d}".rstrip("0")
+    sign = "-" if int(micro) < 0 else ""
+    return Decimal(f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}")
 
 
 class Quantity(TypeDecorator[Decimal]):

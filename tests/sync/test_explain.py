@@ -450,7 +450,7 @@ def test_the_cli_prints_the_finding_for_people_and_json_for_tools(
     )  # fmt: skip
     assert code == 0, text
     (report,) = json.loads(text)
-    assert report["conflict"]["difference"] == "24.000000"
+    assert report["conflict"]["difference"] == "24"
     (finding,) = report["findings"]
     assert (finding["shape"], finding["source"], finding["lacking"]) == (
         "unmatched",
