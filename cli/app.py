@@ -9,6 +9,7 @@ import typer
 
 from stockbridge.cli import (
     alerts_commands,
+    check_commands,
     config_commands,
     db_commands,
     demo_commands,
@@ -49,6 +50,7 @@ def _global_options(
 
 for module in (
     alerts_commands,
+    check_commands,
     config_commands,
     db_commands,
     demo_commands,

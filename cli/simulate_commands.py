@@ -10,10 +10,16 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
-from stockbridge.simulators.launcher import ALL_SIMULATORS, LOGIN, start_simulators
+from stockbridge.simulators.launcher import (
+    ALL_SIMULATORS,
+    LOGIN,
+    demo_sources,
+    start_simulators,
+)
 
 __all__ = ["register"]
 
@@ -86,6 +92,15 @@ def simulate(
                     highlight=False,
                     soft_wrap=True,
                 )
+            console.print("\n# the matching sources: block for your stockbridge.yaml")
+            console.print(
+                yaml.safe_dump(
+                    {"sources": demo_sources(sims)}, allow_unicode=True, sort_keys=False
+                ),
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
             _wait_for_stop(console)
 
 
