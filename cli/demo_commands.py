@@ -10,6 +10,8 @@ contain, next to the list of what was injected.
 
 from __future__ import annotations
 
+import base64
+import secrets
 import shutil
 import sqlite3
 from collections.abc import Mapping
@@ -23,10 +25,12 @@ import yaml
 from rich.console import Console
 from sqlalchemy import Engine
 
+from stockbridge.alerts.service import evaluate_and_deliver
 from stockbridge.cli.explain_commands import print_report
 from stockbridge.cli.stock_commands import print_stock_table
 from stockbridge.cli.sync_commands import run_sync, summary_table
 from stockbridge.config.loader import load_config
+from stockbridge.simulators.chat_receiver import start_chat_receiver
 from stockbridge.simulators.launcher import Simulators, demo_sources, start_simulators
 from stockbridge.store.database import open_store
 from stockbridge.store.explain_queries import KeyFilter, latest_posting
@@ -51,13 +55,37 @@ def _reconcile(sources: Mapping[str, object]) -> dict[str, object]:
     }
 
 
-def _write_config(sims: Simulators, directory: Path) -> Path:
+def _alerts(chat_url: str) -> dict[str, object]:
+    """Conflicts and stock-outs go to a local webhook receiver the demo reads back."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return {
+        "lang": "en",
+        "channels": {
+            "planners": {
+                "kind": "webhook",
+                "url": f"{chat_url}/hooks/stock",
+                "secret": secret,
+            }
+        },
+        "rules": [
+            {"kind": "conflict", "channels": ["planners"], "severity": "warning"},
+            {
+                "kind": "negative_stock",
+                "channels": ["planners"],
+                "severity": "critical",
+            },
+        ],
+    }
+
+
+def _write_config(sims: Simulators, directory: Path, chat_url: str) -> Path:
     sources = demo_sources(sims)
     config = {
         "store": f"sqlite:///{directory / 'stockbridge.db'}",
         "timezone": "Asia/Shanghai",
         "sources": sources,
         "reconcile": _reconcile(sources),
+        "alerts": _alerts(chat_url),
     }
     path = directory / "stockbridge.yaml"
     header = (
@@ -112,6 +140,18 @@ def _explain(
         print_report(report, console, ZoneInfo(zone))
 
 
+def _print_received(messages: list[dict[str, object]], console: Console) -> None:
+    if not messages:
+        console.print("  (no message)")
+    for message in messages:
+        body = message["body"]
+        data = body.get("data", {}) if isinstance(body, dict) else {}
+        console.print(f"  [bold]{data.get('title', '')}[/bold]", highlight=False)
+        for alert in data.get("alerts", []):
+            figures = ", ".join(f"{k} {v}" for k, v in (alert.get("figures") or {}).items())
+            console.print(f"    - {alert.get('headline', '')}: {figures}", highlight=False)
+
+
 def demo(
     directory: Annotated[
         Path,
@@ -139,7 +179,8 @@ def demo(
     with sims:
         for name, address in sims.addresses().items():
             console.print(f"  {name:<11} {address}", highlight=False, soft_wrap=True)
-        config_path = _write_config(sims, directory)
+        chat, received = start_chat_receiver()
+        config_path = _write_config(sims, directory, chat.url)
         console.print(f"config written to {config_path}", highlight=False)
         settings = load_config(config_path)
         engine = open_store(settings.store)
@@ -168,8 +209,11 @@ def demo(
                 console.rule("4. why: stockbridge explain for the first of them")
                 _explain(engine, conflicts[0], console, settings.timezone)
             _print_injected(sims.truth, console)
+            console.rule("5. alerts, as the chat group received them")
+            evaluate_and_deliver(engine, settings, clock=lambda: datetime.now(UTC))
+            _print_received(received.received, console)
             rejects = list_rejects(engine, limit=10)
-            console.rule(f"5. rejects ({len(rejects)} shown)")
+            console.rule(f"6. rejects ({len(rejects)} shown)")
             for reject in rejects:
                 console.print(
                     f"  {reject['source']}/{reject['stream']} {reject['record_key']}: {reject['reason']}",
@@ -177,6 +221,7 @@ def demo(
                 )
         finally:
             engine.dispose()
+            chat.stop()
     console.print(
         f"\nThe store is {directory / 'stockbridge.db'}; try:\n"
         f"  ./run stockbridge --config {config_path} stock\n"
