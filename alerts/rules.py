@@ -3,7 +3,9 @@
 Each rule yields findings keyed by a dedup key (`rule|subject codes`), the
 identity an alert keeps while it fires. Figures are exact decimal strings.
 Stock-level rules work per material and site, the level safety stock is
-planned at. A material whose rows vanished from every source (stock gone to
+planned at, and read the figures consolidation wrote on the consolidated
+table (safety stock, consumption per day, days of cover): one computation,
+so an alert says what the planners' table says. A material whose rows vanished from every source (stock gone to
 zero in a system that keeps no zero rows) is reported as `unknown` rather
 than cleared: its alert stays firing until the data says otherwise.
 """
@@ -38,7 +40,6 @@ from stockbridge.store.alert_outbox import AlertStateRow
 
 __all__ = ["Evaluation", "Finding", "dedup_key", "evaluate_rules", "is_stale"]
 
-_DAY = Decimal(86_400)
 _MAX_ERROR_CHARS = 300
 
 
@@ -87,7 +88,7 @@ def _findings(
     if isinstance(options, BelowSafetyStockRule):
         return _below_safety(conn, rule, options)
     if isinstance(options, ProjectedStockoutRule):
-        return _projected_stockout(conn, rule, options, now)
+        return _projected_stockout(conn, rule, options)
     if isinstance(options, ConflictRule):
         return _conflicts(conn, rule, options, now)
     if isinstance(options, StaleSourceRule):
@@ -132,24 +133,17 @@ def _below_safety(
 
 
 def _projected_stockout(
-    conn: Connection, rule: AlertRule, options: ProjectedStockoutRule, now: datetime
+    conn: Connection, rule: AlertRule, options: ProjectedStockoutRule
 ) -> list[Finding]:
-    scope = _scope(options)
-    consumed = q.consumption_by_site(conn, scope, since=now - options.window, until=now)
-    window_days = Decimal(int(options.window.total_seconds())) / _DAY
     findings = []
-    for row in q.stock_by_site(conn, scope, only_below_safety=False):
-        used = consumed.get((row.material, row.site), Decimal(0))
-        if used <= 0 or window_days <= 0:
-            continue
-        daily = used / window_days
-        cover = row.available / daily
-        if cover >= options.days:
+    for row in q.stock_by_site(conn, _scope(options), only_below_safety=False):
+        cover, daily = row.days_of_cover, row.consumption_per_day
+        if cover is None or daily is None or cover >= options.days:
             continue
         figures = {
             "available": str(row.available),
             "daily_consumption": f"{daily:.3f}",
-            "days_of_cover": f"{max(cover, Decimal(0)):.1f}",
+            "days_of_cover": f"{cover:.1f}",
             "horizon_days": str(options.days),
             "unit": row.unit,
         }

@@ -104,11 +104,13 @@ class BelowSafetyStockRule(StockScope):
 
 
 class ProjectedStockoutRule(StockScope):
-    """Available stock lasts fewer than `days` at the recent rate of consumption."""
+    """Available stock lasts fewer than `days` at the recent rate of consumption.
+
+    The rate is the consolidated table's (over `reconcile.consumption_days`),
+    so the alert and the planners' table never disagree.
+    """
 
     days: PositiveInt = 7
-    window: Duration = timedelta(days=30)
-    """How far back consumption is averaged."""
 
 
 class NegativeStockRule(StockScope):

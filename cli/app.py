@@ -16,8 +16,10 @@ from stockbridge.cli import (
     explain_commands,
     serve_commands,
     simulate_commands,
+    sinks_commands,
     stock_commands,
     sync_commands,
+    web_commands,
 )
 from stockbridge.cli.context import CliState
 
@@ -58,7 +60,9 @@ for module in (
     sync_commands,
     serve_commands,
     simulate_commands,
+    sinks_commands,
     stock_commands,
+    web_commands,
 ):
     module.register(app)
 

@@ -21,6 +21,7 @@ from stockbridge.config import (
     render_masked,
     starter_config,
 )
+from stockbridge.config.sinks_section import sink_settings
 from stockbridge.connectors.errors import SourceConfigError
 from stockbridge.connectors.registry import connector_class
 
@@ -48,7 +49,7 @@ def _config_failure(message: str) -> NoReturn:
 
 
 def source_problems(settings: Settings) -> list[str]:
-    """Each source's own keys checked by its connector's settings model."""
+    """What loading alone cannot check: each source's, alert's and sink's own keys."""
     problems: list[str] = []
     for name, source in settings.sources.items():
         try:
@@ -62,6 +63,11 @@ def source_problems(settings: Settings) -> list[str]:
         load_alert_setup(settings)
     except ConfigError as error:
         problems.extend(str(problem) for problem in error.problems)
+    for name in settings.sinks:
+        try:
+            sink_settings(settings, name)
+        except ConfigError as error:
+            problems.extend(str(problem) for problem in error.problems)
     return problems
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 import base64
 import secrets
 import shutil
+import signal
 import sqlite3
+import sys
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,15 +33,18 @@ from stockbridge.cli.explain_commands import print_report
 from stockbridge.cli.stock_commands import print_stock_table
 from stockbridge.cli.sync_commands import run_sync, summary_table
 from stockbridge.config.loader import load_config
+from stockbridge.config.models import Settings
 from stockbridge.simulators.chat_receiver import start_chat_receiver
 from stockbridge.simulators.launcher import Simulators, demo_sources, start_simulators
 from stockbridge.store.database import open_store
 from stockbridge.store.explain_queries import KeyFilter, latest_posting
 from stockbridge.store.queries import list_rejects
 from stockbridge.store.stock_queries import StockFilter, iter_consolidated
+from stockbridge.store.tokens import create_token
 from stockbridge.sync.explain import explain
 from stockbridge.sync.matching import MatchRules
 from stockbridge.sync.reconcile import reconcile
+from stockbridge.web.server import start_in_thread
 
 __all__ = ["register"]
 
@@ -148,8 +154,33 @@ def _print_received(messages: list[dict[str, object]], console: Console) -> None
         data = body.get("data", {}) if isinstance(body, dict) else {}
         console.print(f"  [bold]{data.get('title', '')}[/bold]", highlight=False)
         for alert in data.get("alerts", []):
-            figures = ", ".join(f"{k} {v}" for k, v in (alert.get("figures") or {}).items())
-            console.print(f"    - {alert.get('headline', '')}: {figures}", highlight=False)
+            figures = ", ".join(
+                f"{k} {v}" for k, v in (alert.get("figures") or {}).items()
+            )
+            console.print(
+                f"    - {alert.get('headline', '')}: {figures}", highlight=False
+            )
+
+
+def _serve_page(
+    engine: Engine, settings: Settings, port: int, console: Console
+) -> None:
+    """The planner page over the demo's store, with a viewer token, until Ctrl-C."""
+    _, token = create_token(engine, role="viewer", name="demo", now=datetime.now(UTC))
+    url, stop = start_in_thread(engine, settings, "127.0.0.1", port)
+    console.rule("the planner page")
+    console.print(
+        f"  open {url}/ and log in with the viewer token:\n  {token}", highlight=False
+    )
+    console.print("  Ctrl-C stops the page and the simulators.")
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        stop()
 
 
 def demo(
@@ -164,6 +195,16 @@ def demo(
         int, typer.Option(help="Materials in the simulated factory.")
     ] = 30,
     days: Annotated[int, typer.Option(help="Days of movements.")] = 30,
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Keep the planner page up until Ctrl-C (default: when run in a terminal).",
+        ),
+    ] = None,
+    port: Annotated[
+        int, typer.Option(help="Port of the planner page (0: any free port).")
+    ] = 8040,
 ) -> None:
     """Run the whole job on the bundled simulators and show the result."""
     console = Console()
@@ -219,6 +260,8 @@ def demo(
                     f"  {reject['source']}/{reject['stream']} {reject['record_key']}: {reject['reason']}",
                     highlight=False,
                 )
+            if sys.stdin.isatty() if serve is None else serve:
+                _serve_page(engine, settings, port, console)
         finally:
             engine.dispose()
             chat.stop()

@@ -12,6 +12,7 @@ from stockbridge.cli.config_commands import load_settings
 from stockbridge.cli.logging_setup import setup_logging
 from stockbridge.store.database import open_store
 from stockbridge.sync.scheduler import SyncService
+from stockbridge.web.server import start_in_thread
 
 __all__ = ["register"]
 
@@ -34,6 +35,12 @@ def serve(ctx: typer.Context) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     service.start()
+    stop_web = None
+    if settings.web is not None:
+        url, stop_web = start_in_thread(
+            engine, settings, settings.web.host, settings.web.port
+        )
+        typer.echo(f"planner page and API at {url}", err=True)
     typer.echo(
         f"serving {len(service.jobs())} scheduled streams: {', '.join(service.jobs())}",
         err=True,
@@ -42,6 +49,8 @@ def serve(ctx: typer.Context) -> None:
         while not stopping.wait(1.0):
             pass
     finally:
+        if stop_web is not None:
+            stop_web()
         service.shutdown()
         engine.dispose()
     typer.echo("stopped", err=True)

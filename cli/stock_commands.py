@@ -1,9 +1,16 @@
-"""`stockbridge stock`: the consolidated table, for planners and for tools."""
+"""`stockbridge stock`: the consolidated table, for planners and for tools.
+
+JSON (the contract of the foundation issue, plus the planner figures) and
+CSV carry every figure as exact decimal text, "" when absent; XLSX is for
+people (see `stockbridge.cli.stock_xlsx`).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,11 +19,26 @@ from rich.table import Table
 
 from stockbridge.cli.config_commands import load_settings
 from stockbridge.cli.output import OutputFormat, emit
+from stockbridge.cli.stock_xlsx import Lang, write_stock_xlsx
 from stockbridge.mapping.model import StockStatus
 from stockbridge.store.database import open_store
-from stockbridge.store.stock_queries import StockFilter, as_contract, iter_consolidated
+from stockbridge.store.stock_queries import (
+    StockFilter,
+    as_contract,
+    days_of_cover,
+    iter_consolidated,
+    source_names,
+)
 
-__all__ = ["print_stock_table", "register"]
+__all__ = ["CSV_COLUMNS", "StockFormat", "print_stock_table", "register"]
+
+
+class StockFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+    XLSX = "xlsx"
+
 
 CSV_COLUMNS = (
     "material",
@@ -27,8 +49,12 @@ CSV_COLUMNS = (
     "status",
     "quantity",
     "unit",
+    "reserved",
     "available",
     "safety_stock",
+    "consumption_per_day",
+    "days_of_cover",
+    "stockout_date",
     "chosen_source",
     "rule",
     "conflict",
@@ -50,13 +76,15 @@ def print_stock_table(
         "status",
         "quantity",
         "unit",
+        "available",
+        "safety",
+        "cover d",
         *names,
         "chosen",
         "",
     ):
-        table.add_column(
-            column, justify="right" if column in ("quantity", *names) else "left"
-        )
+        numeric = ("quantity", "available", "safety", "cover d", *names)
+        table.add_column(column, justify="right" if column in numeric else "left")
     for row in rows:
         sources: dict[str, object] = row["sources"]  # type: ignore[assignment]
         flag = (
@@ -72,11 +100,18 @@ def print_stock_table(
             str(row["status"]),
             str(row["quantity"]),
             str(row["unit"]),
+            str(row["available"]),
+            _blank(row["safety_stock"]),
+            _blank(days_of_cover(row)),
             *(str(sources.get(n, "")) for n in names),
             str(row["chosen_source"] or ""),
             flag,
         )
     console.print(table)
+
+
+def _blank(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def stock(
@@ -85,7 +120,8 @@ def stock(
         str | None, typer.Option(help="Only this material (canonical code).")
     ] = None,
     name: Annotated[
-        str | None, typer.Option(help="Material code or name containing this text.")
+        str | None,
+        typer.Option(help="Material code or master-data name containing this text."),
     ] = None,
     site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
     warehouse: Annotated[str | None, typer.Option(help="Only this warehouse.")] = None,
@@ -96,11 +132,22 @@ def stock(
         bool, typer.Option("--conflicts", help="Only keys where the systems disagree.")
     ] = False,
     below_safety: Annotated[
-        bool, typer.Option("--below-safety", help="Only keys below safety stock.")
+        bool,
+        typer.Option(
+            "--below-safety",
+            help="Only materials whose available stock at a site is below its "
+            "safety stock.",
+        ),
     ] = False,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+    fmt: Annotated[StockFormat, typer.Option("--format", "-f")] = StockFormat.TABLE,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The file --format xlsx writes.")
+    ] = Path("stock.xlsx"),
+    lang: Annotated[
+        Lang, typer.Option(help="Language of the XLSX headers and statuses.")
+    ] = Lang.EN,
 ) -> None:
-    """Print the consolidated stock table."""
+    """Print the consolidated stock table, or write it as an Excel workbook."""
     settings = load_settings(ctx)
     engine = open_store(settings.store)
     where = StockFilter(
@@ -114,7 +161,18 @@ def stock(
     )
     try:
         rows = iter_consolidated(engine, where)
-        if fmt is OutputFormat.JSON:
+        if fmt is StockFormat.XLSX:
+            count = write_stock_xlsx(
+                rows,
+                output,
+                sources=source_names(engine),
+                lang=lang,
+                timezone=settings.timezone,
+            )
+            Console(stderr=True).print(
+                f"Wrote {count} rows to {output}", markup=False, highlight=False
+            )
+        elif fmt is StockFormat.JSON:
             out = sys.stdout
             out.write("[")
             for n, row in enumerate(rows):
@@ -123,8 +181,8 @@ def stock(
                     + json.dumps(as_contract(row), ensure_ascii=False)
                 )
             out.write("\n]\n")
-        elif fmt is OutputFormat.CSV:
-            emit((as_contract(r) for r in rows), CSV_COLUMNS, fmt)
+        elif fmt is StockFormat.CSV:
+            emit((as_contract(r) for r in rows), CSV_COLUMNS, OutputFormat.CSV)
         else:
             print_stock_table(list(rows), Console(), title="consolidated stock")
     finally:

@@ -1,7 +1,7 @@
 """The config as typed, validated objects: `Settings` and its sections.
 
 Top-level keys: `store`, `timezone`, `sources`, `mapping`, `reconcile`,
-`alerts`. A source's common keys (kind, enabled, timezone, schedule,
+`alerts`, `sinks`. A source's common keys (kind, enabled, timezone, schedule,
 lookback, batch_size) are checked here; its kind-specific keys are checked
 by its connector through `Settings.source_settings`, so this room never
 imports a connector.
@@ -47,6 +47,8 @@ from stockbridge.config.policy_sections import (
     Tolerance,
 )
 from stockbridge.config.schedule import DEFAULT_SCHEDULE, Schedule, SourceSchedule
+from stockbridge.config.sinks_section import SinkConfig
+from stockbridge.config.web_section import WebConfig
 
 __all__ = [
     "COMMON_SOURCE_KEYS",
@@ -97,6 +99,8 @@ class Settings(StrictModel):
     mapping: dict[Name, SourceMapping] = Field(default_factory=dict)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    sinks: dict[Name, SinkConfig] = Field(default_factory=dict)
+    web: WebConfig | None = None
 
     _file: Path = PrivateAttr(default=Path("<config>"))
     _lines: LineIndex = PrivateAttr(default_factory=dict)

@@ -5,7 +5,10 @@
 the source to believe; otherwise `fallback` decides (`priority`: the first
 source of `priority` that has the key; `freshest`: the newest snapshot).
 Differences within `tolerance` (absolute in base units, or relative to the
-chosen quantity) are not conflicts.
+chosen quantity) are not conflicts. `consumption_days` is the window over
+which the planner figures average consumption, and `safety_stock` sets
+safety stock per material (a bare quantity: every site) or per material and
+site (`"*"`: every other site), overriding the master data's.
 
 `alerts` holds channels and rules with their `kind` required and everything
 kind-specific kept for the alerts room to validate. Channel URLs are secrets:
@@ -19,15 +22,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from stockbridge.config.errors import config_problem, describe_value
-from stockbridge.config.fields import Code, DecimalText, Name
+from stockbridge.config.fields import Code, DecimalText, Name, PositiveInt
 from stockbridge.config.masking import Secret
 from stockbridge.config.model_base import OpenModel, StrictModel
 from stockbridge.mapping.model import StockStatus
 
 __all__ = [
+    "ALL_SITES",
     "AlertRuleConfig",
     "AlertsConfig",
     "ChannelConfig",
@@ -37,8 +41,28 @@ __all__ = [
 ]
 
 
+ALL_SITES = "*"
+"""The site key of a safety stock that applies to every site not listed."""
+
+
 def _as_list(value: object) -> object:
     return [value] if isinstance(value, str | int | float) else value
+
+
+def _per_site(value: object) -> object:
+    """A bare quantity is the safety stock of every site: `"50"` is `{"*": "50"}`."""
+    return {ALL_SITES: value} if isinstance(value, str | int | float) else value
+
+
+def _micro_units(value: Decimal) -> Decimal:
+    """The store keeps six decimals; it refuses, not rounds, anything finer."""
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        raise config_problem("a quantity with at most 6 decimals", f"'{value}'")
+    return value
+
+
+SafetyStockQuantity = Annotated[DecimalText, Field(ge=0), AfterValidator(_micro_units)]
 
 
 class SystemOfRecordRule(StrictModel):
@@ -69,6 +93,16 @@ class ReconcileConfig(StrictModel):
     priority: list[Name] = Field(default_factory=list)
     fallback: Literal["priority", "freshest"] = "priority"
     tolerance: Tolerance = Field(default_factory=Tolerance)
+    consumption_days: PositiveInt = 30
+    """Average daily consumption is taken over this many days back."""
+    safety_stock: dict[
+        Code,
+        Annotated[
+            dict[Code, SafetyStockQuantity],
+            BeforeValidator(_per_site),
+        ],
+    ] = Field(default_factory=dict)
+    """Material -> site (or "*") -> quantity in the base unit."""
 
 
 class ChannelConfig(OpenModel):

@@ -101,6 +101,12 @@ class MesSoapConnector(Connector):
             self._soap.close()
             self._soap = None
 
+    def offered_streams(self) -> frozenset[Stream]:
+        """Stock and movements, and materials when its operation is configured."""
+        if self.settings.operations.materials is None:
+            return self.streams - {Stream.MATERIALS}
+        return self.streams
+
     def _zone(self) -> ZoneInfo:
         try:
             return load_zone(self.timezone)
@@ -191,10 +197,16 @@ class MesSoapConnector(Connector):
         )
 
     def materials(self) -> Iterator[Page]:
-        """Material master rows; nothing when no materials operation is configured."""
+        """Material master rows, when a materials operation is configured."""
         operation = self.settings.operations.materials
         if operation is None:
-            return iter(())
+            msg = (
+                "no operations.materials is configured for this source: add it, "
+                "or turn off its materials schedule"
+            )
+            raise SourceConfigError(
+                msg, source=self.name, stream=Stream.MATERIALS.value
+            )
         return self._pages(
             material_record(row, operation)
             for arguments in operation.args

@@ -1,10 +1,10 @@
 """MES rows to records, through the operation's `fields`, `defaults` and code tables.
 
-The MES's own codes (status, unit, material, warehouse) pass through for
-mapping to resolve; what only the connector can decide is decided here from
-the operation's description: the movement kind (`kinds`), the direction
-(`directions`, never the quantity's sign when a direction field exists) and
-the times. MES times are naive local times of the MES (`timezone`), or ISO
+The MES's own codes (unit, material, warehouse, and statuses that
+`status_map` does not list) pass through for mapping to resolve; what only
+the connector can decide is decided here from the operation's description:
+the movement kind (`kinds`), the direction (`directions`, never the
+quantity's sign when a direction field exists) and the times. MES times are naive local times of the MES (`timezone`), or ISO
 times with an offset (a DataSet's dateTime), or .NET JSON `/Date(ms)/`.
 A row that cannot be read becomes an `UnreadableRecord` saying why.
 """
@@ -61,6 +61,13 @@ def _required(row: Row, operation: MesOperation, name: str) -> str:
     return value
 
 
+def _status(row: Row, operation: MesOperation) -> str:
+    """A canonical status where `status_map` knows the code, else the MES's code."""
+    code = _required(row, operation, "status")
+    status = operation.status_map.get(code)
+    return code if status is None else status.value
+
+
 def _decimal(
     row: Row, operation: MesOperation, name: str, *, required: bool
 ) -> Decimal:
@@ -115,7 +122,7 @@ def stock_record(
             warehouse=_required(row, operation, "warehouse"),
             location=_field(row, operation, "location"),
             batch=_field(row, operation, "batch"),
-            status=_required(row, operation, "status"),
+            status=_status(row, operation),
             quantity=_decimal(row, operation, "quantity", required=True),
             unit=_required(row, operation, "unit"),
             as_of=as_of,
@@ -162,7 +169,7 @@ def _movement(
         warehouse=_required(row, operation, "warehouse"),
         location=_field(row, operation, "location"),
         batch=_field(row, operation, "batch"),
-        status=_required(row, operation, "status"),
+        status=_status(row, operation),
         quantity=quantity,
         unit=_required(row, operation, "unit"),
         posted_at=_time(row, operation, "posted_at", zone),

@@ -47,12 +47,12 @@ class ResultPage:
     total: int | None = None
 
 
-def _local(tag: object) -> str:
-    return str(tag).rpartition("}")[2]
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
 
 
 def _elements(element: etree._Element) -> list[etree._Element]:
-    return [child for child in element if isinstance(child.tag, str)]
+    return list(element.iterchildren(etree.Element))
 
 
 def read_result(response: etree._Element, operation: MesOperation) -> ResultPage:

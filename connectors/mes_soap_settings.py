@@ -20,6 +20,7 @@ its rows and fields are::
                      warehouse: WarehouseCode, batch: BatchNo,
                      status: QualityStatus, quantity: Qty, reserved: LockQty,
                      unit: Unit}
+            status_map: {OK: unrestricted, QC: quality_inspection, HOLD: blocked}
           movements:
             name: GetMaterialTransactions
             result: xml_string           # an XML document inside a string
@@ -42,9 +43,11 @@ its rows and fields are::
 
 `fields` maps canonical field names to the MES's column names; `defaults`
 gives a constant for a field the MES does not send (say `status:
-unrestricted` for an MES without quality status). Status codes and units
-stay the MES's own: map them under `mapping:`. `stock` and `movements` are
-required, `materials` is optional (without it the stream is empty).
+unrestricted` for an MES without quality status). `status_map` turns the
+MES's status codes into stock statuses; unlisted codes, and units, stay the
+MES's own for `mapping:` to resolve. `stock` and `movements` are
+required, `materials` is optional (without it the source offers no
+materials stream).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from typing import ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stockbridge.connectors.soap import SoapSourceSettings
-from stockbridge.mapping.model import MovementKind
+from stockbridge.mapping.model import MovementKind, StockStatus
 
 __all__ = [
     "MATERIAL_FIELDS",
@@ -142,6 +145,9 @@ class MesOperation(_Strict):
     json_string: a dotted path to the row list (default: the document itself)."""
     fields: dict[str, str]
     defaults: dict[str, str] = Field(default_factory=dict)
+    status_map: dict[str, StockStatus] = Field(default_factory=dict)
+    """The MES's status codes as stock statuses; a code not listed passes
+    through raw for the mapping's status table."""
     paging: MesPaging | None = None
     code_path: str | None = None
     """Where an XML/JSON result keeps the MES's status code, if it has one."""
@@ -160,6 +166,9 @@ class MesOperation(_Strict):
             if name not in (*required, *optional):
                 msg = f"unknown field {name!r}; expected one of {', '.join((*required, *optional))}"
                 raise ValueError(msg)
+        if self.status_map and "status" not in (*required, *optional):
+            msg = "status_map is for operations whose rows have a status"
+            raise ValueError(msg)
         missing = [
             f for f in required if f not in self.fields and f not in self.defaults
         ]

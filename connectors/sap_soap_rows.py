@@ -22,7 +22,6 @@ documents keep their digits as sent, as SAP shows them.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -93,22 +92,20 @@ def external_number(value: str) -> str:
     return (value.lstrip("0") or "0") if value.isdigit() else value
 
 
-def _local(tag: object) -> str:
-    return str(tag).rpartition("}")[2]
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
 
 
 def table_rows(response: etree._Element, table: str) -> list[Row]:
     """The `item` rows of RFC table `table` in an operation's response."""
-    for child in response:
-        if isinstance(child.tag, str) and _local(child.tag) == table:
+    for child in response.iterchildren(etree.Element):
+        if _local(child.tag) == table:
             return [
                 {
-                    _local(field.tag): (field.text or "").strip()
-                    for field in item
-                    if isinstance(field.tag, str)
+                    _local(field.tag): field.text or ""
+                    for field in item.iterchildren(etree.Element)
                 }
-                for item in child
-                if isinstance(item.tag, str)
+                for item in child.iterchildren(etree.Element)
             ]
     return []
 
@@ -130,34 +127,36 @@ def stock_records(
     mard: Sequence[Row], mchb: Sequence[Row], as_of: datetime
 ) -> Iterator[StockRecord | UnreadableRecord]:
     """Records of one page of MARD rows and the MCHB rows of the same keys."""
-    batch_totals: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(
-        lambda: defaultdict(Decimal)
-    )
+    totals: dict[tuple[str, str, str], dict[str, Decimal]] = {}
+    unreadable: set[tuple[str, str, str]] = set()
     for row in mchb:
         key = (row.get("WERKS", ""), row.get("MATNR", ""), row.get("LGORT", ""))
         try:
             figures = {field: _quantity(row, field) for field in MCHB_STATUS}
         except ValueError as exc:
+            unreadable.add(key)
             yield UnreadableRecord(raw=row, reason=f"MCHB row: {exc}")
-            batch_totals[key]  # a batch key still: its MARD row is not stock of its own
             continue
+        sums = totals.setdefault(key, dict.fromkeys(MARD_STATUS, Decimal(0)))
         for field, value in figures.items():
-            batch_totals[key][_MCHB_TWIN[field]] += value
+            sums[_MCHB_TWIN[field]] += value
         yield from _stock(row, figures, MCHB_STATUS, row.get("CHARG", ""), as_of)
     for row in mard:
         key = (row.get("WERKS", ""), row.get("MATNR", ""), row.get("LGORT", ""))
+        if key in unreadable:
+            continue  # a batch is quarantined: the MARD total cannot be checked
         try:
             figures = {field: _quantity(row, field) for field in MARD_STATUS}
         except ValueError as exc:
             yield UnreadableRecord(raw=row, reason=f"MARD row: {exc}")
             continue
-        if key not in batch_totals:
+        if key not in totals:
             yield from _stock(row, figures, MARD_STATUS, "", as_of)
             continue
         differences = {
-            field: value - batch_totals[key][field]
+            field: value - totals[key][field]
             for field, value in figures.items()
-            if value != batch_totals[key][field]
+            if value != totals[key][field]
         }
         if differences:
             listed = ", ".join(f"{f} {d:+}" for f, d in differences.items())

@@ -272,10 +272,6 @@ class SoapClient:
         self._session.close()
         self._service = None
 
-    def operations(self, *, retry: RetryPolicy | None = None) -> frozenset[str]:
-        """The operation names of the bound service (loads the WSDL once)."""
-        return frozenset(name for name, _ in self._bound(retry))
-
     def call(
         self,
         operation: str,

@@ -26,10 +26,15 @@ __all__ = [
 
 REFUSED = "the reply carries a DTD/entity declarations; refused"
 
-_PROLOG_BYTES = 65_536
+_PROLOG_SIZE = 65_536
 """How much of a document the DTD check reads: a prolog is short."""
+# Whitespace, processing instructions and comments, then <!DOCTYPE. Each
+# alternative stops at its first end marker, so a match never runs on into
+# the document (a lazy `.*?` would, and backtrack over all of it).
 _PROLOG_DOCTYPE = re.compile(
-    r"\A\ufeff?(?:[ \t\r\n]|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE", re.DOTALL
+    r"\A\ufeff?"
+    r"(?:[ \t\r\n]|<\?[^?]*(?:\?(?!>)[^?]*)*\?>|<!--[^-]*(?:-(?!->)[^-]*)*-->)*"
+    r"<!DOCTYPE"
 )
 _DECLARATION = re.compile(r"\A\ufeff?[ \t\r\n]*<\?xml[^?]*\?>")
 
@@ -44,13 +49,14 @@ class BadXmlError(ValueError):
 
 def declares_dtd(document: str | bytes) -> bool:
     """Whether `document`'s prolog declares a DTD (`<!DOCTYPE`)."""
-    text = document if isinstance(document, str) else _prolog_text(document)
-    return _PROLOG_DOCTYPE.match(text) is not None
+    if isinstance(document, str):
+        return _PROLOG_DOCTYPE.match(document[:_PROLOG_SIZE]) is not None
+    return _PROLOG_DOCTYPE.match(_prolog_text(document)) is not None
 
 
 def _prolog_text(data: bytes) -> str:
     """The start of `data` as text, whatever the encoding of its markup."""
-    head = data[:_PROLOG_BYTES]
+    head = data[:_PROLOG_SIZE]
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return head.decode("utf-16", errors="ignore")
     if head.startswith(b"<\x00"):

@@ -49,6 +49,11 @@ LOGIN = {
 }
 """The simulators' fixed demo logins (they guard nothing but loopback ports)."""
 
+DEMO_LOOKBACK = "30d"
+"""How far back incremental pulls re-read. The simulators' late postings show
+up weeks after their entry time (as replicated or re-keyed documents do), so
+the demo's window covers a month; size it to the delays a real system shows."""
+
 
 @dataclass
 class Simulators:
@@ -173,7 +178,7 @@ def demo_sources(sims: Simulators) -> dict[str, dict[str, object]]:
             "username": login["user"],
             "password": login["password"],
             "timezone": "UTC",
-            "lookback": "3d",
+            "lookback": DEMO_LOOKBACK,
         }
     if "k3cloud" in servers:
         sources["k3cloud"] = {
@@ -183,7 +188,19 @@ def demo_sources(sims: Simulators) -> dict[str, dict[str, object]]:
             "username": login["user"],
             "app_id": login["k3_app_id"],
             "app_secret": login["k3_app_secret"],
-            "lookback": "3d",
+            "lookback": DEMO_LOOKBACK,
+        }
+    if "sap_ecc" in servers:
+        ecc = servers["sap_ecc"]
+        sources["ecc"] = {
+            "kind": "sap_soap",
+            "wsdl": f"{ecc.url}{ecc.app.endpoint_path}?wsdl",  # type: ignore[attr-defined]
+            "client": login["sap_client"],
+            "username": login["user"],
+            "password": login["password"],
+            "plants": ["1100"],
+            "timezone": "Asia/Shanghai",
+            "lookback": DEMO_LOOKBACK,
         }
     for name, site in (("u8", "2000"), ("k3wise", "4000")):
         if name in sims.odbc:
@@ -192,7 +209,7 @@ def demo_sources(sims: Simulators) -> dict[str, dict[str, object]]:
                 "odbc": sims.odbc[name],
                 "site": site,
                 "timezone": "Asia/Shanghai",
-                "lookback": "3d",
+                "lookback": DEMO_LOOKBACK,
             }
     if "mes_rest" in servers:
         sources["mes"] = _mes_rest_source(servers["mes_rest"].url)
@@ -219,7 +236,7 @@ def _mes_rest_source(url: str) -> dict[str, object]:
     return {
         "kind": "mes_rest",
         "url": url,
-        "lookback": "3d",
+        "lookback": DEMO_LOOKBACK,
         "auth": {
             "type": "token",
             "token_url": "/api/auth/token",

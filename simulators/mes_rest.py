@@ -4,6 +4,8 @@
                                          form grant_type=client_credentials&client_id=&client_secret=
     GET  /api/v1/lineside/stock          ?factoryCode=&warehouseCode=&materialCode=
     GET  /api/v1/material/transactions   ?since=yyyy-MM-dd HH:mm:ss&factoryCode=
+    POST /api/v1/lineside/stock-sync     {"batchId", "items": [...]}: a pushed stock
+                                         table, idempotent by batchId (`mes_rest_sync`)
 
 plus the paging parameters of the server's style (`mes_rest_paging`).
 
@@ -58,7 +60,12 @@ from stockbridge.simulators.mes_rest_paging import (
     list_page,
     read_page_request,
 )
-from stockbridge.simulators.mes_rest_share import build_mes_rest_share, open_share
+from stockbridge.simulators.mes_rest_share import (
+    MES_UNITS,
+    build_mes_rest_share,
+    open_share,
+)
+from stockbridge.simulators.mes_rest_sync import StockSyncBook, SyncRefusedError
 
 __all__ = [
     "MesRestApp",
@@ -73,6 +80,7 @@ QuantityFormat = Literal["string", "number"]
 TOKEN_PATH = "/api/auth/token"  # noqa: S105 - a path, not a secret
 STOCK_PATH = "/api/v1/lineside/stock"
 TRANSACTIONS_PATH = "/api/v1/material/transactions"
+STOCK_SYNC_PATH = "/api/v1/lineside/stock-sync"
 _LOCAL = "%Y-%m-%d %H:%M:%S"
 _STOCK_COLUMNS = (
     "factory, warehouse, material, name, lot, status, unit, {qty}, reserved, {updated}"
@@ -172,12 +180,18 @@ class MesRestApp:
         self._app_key = app_key
         self._app_secret = app_secret
         self._api_key = api_key
+        with closing(open_share(share_path)) as conn:
+            known = conn.execute("SELECT DISTINCT material FROM stock").fetchall()
+        self.stock_sync = StockSyncBook(
+            frozenset(row[0] for row in known), frozenset(MES_UNITS.values())
+        )
 
     def __call__(self, request: Request) -> Response:
         routes = {
             TOKEN_PATH: ("POST", self._token, False),
             STOCK_PATH: ("GET", self._stock, True),
             TRANSACTIONS_PATH: ("GET", self._transactions, True),
+            STOCK_SYNC_PATH: ("POST", self._stock_sync, True),
         }
         route = routes.get(request.path.rstrip("/"))
         if route is None:
@@ -227,6 +241,12 @@ class MesRestApp:
         if not isinstance(body, dict):
             raise ParameterError("参数错误: 请求体必须是 JSON 对象")
         return str(body.get("appKey") or ""), str(body.get("appSecret") or "")
+
+    def _stock_sync(self, request: Request) -> Response:
+        try:
+            return _envelope(self.stock_sync.accept(request))
+        except SyncRefusedError as refusal:
+            return _envelope(None, refusal.code, refusal.message)
 
     # --- listings -------------------------------------------------------------
 

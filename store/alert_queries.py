@@ -33,19 +33,16 @@ from sqlalchemy import (
 from stockbridge.store.schema import (
     conflicts,
     consolidated_stock,
-    movements,
     rejects,
     sync_runs,
 )
 from stockbridge.store.types import quantity_from_micro
 
 __all__ = [
-    "CONSUMING_KINDS",
     "ConflictRow",
     "SiteStock",
     "StockScopeFilter",
     "StreamRuns",
-    "consumption_by_site",
     "failing_streams",
     "negative_stock",
     "open_conflicts",
@@ -56,10 +53,6 @@ __all__ = [
 ]
 
 _Ts = TypeVarTuple("_Ts")
-
-CONSUMING_KINDS = ("issue", "production_issue", "sales_issue", "scrap")
-"""Movement kinds that consume stock; transfers only move it."""
-
 
 @dataclass(frozen=True, slots=True)
 class StockScopeFilter:
@@ -72,11 +65,15 @@ class StockScopeFilter:
 
 @dataclass(frozen=True, slots=True)
 class SiteStock:
+    """A material at a site, with the planner figures consolidation computed."""
+
     material: str
     site: str
     available: Decimal
     safety_stock: Decimal | None
     unit: str
+    consumption_per_day: Decimal | None
+    days_of_cover: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +106,12 @@ def _scoped(query: Select[*_Ts], table: Table, scope: StockScopeFilter) -> Selec
 def stock_by_site(
     conn: Connection, scope: StockScopeFilter, *, only_below_safety: bool
 ) -> list[SiteStock]:
-    """Available stock per material and site, with its safety stock.
+    """Available stock per material and site, with its planner figures.
 
     `available` is non-zero only on unrestricted rows, so summing every
     status counts a material whose stock is all blocked as zero available.
+    The planner figures are per material and site already, the same on each
+    of the site's rows.
     """
     cs = consolidated_stock
     available = func.sum(cs.c.available)
@@ -124,6 +123,8 @@ def stock_by_site(
             available.label("available"),
             safety.label("safety_stock"),
             func.min(cs.c.unit).label("unit"),
+            func.max(cs.c.consumption_per_day).label("consumption_per_day"),
+            func.max(cs.c.days_of_cover).label("days_of_cover"),
         )
         .group_by(cs.c.material, cs.c.site)
         .order_by(cs.c.material, cs.c.site)
@@ -132,7 +133,15 @@ def stock_by_site(
         query = query.having(and_(safety.is_not(None), available < safety))
     query = _scoped(query, cs, scope)
     return [
-        SiteStock(r.material, r.site, r.available, r.safety_stock, r.unit)
+        SiteStock(
+            r.material,
+            r.site,
+            r.available,
+            r.safety_stock,
+            r.unit,
+            r.consumption_per_day,
+            r.days_of_cover,
+        )
         for r in conn.execute(query)
     ]
 
@@ -150,25 +159,6 @@ def present_material_sites(
         .distinct()
     )
     return {(r.material, r.site) for r in conn.execute(query)}
-
-
-def consumption_by_site(
-    conn: Connection, scope: StockScopeFilter, *, since: datetime, until: datetime
-) -> dict[tuple[str, str], Decimal]:
-    """Quantity consumed per material and site in [since, until), as a positive sum."""
-    m = movements
-    query = (
-        select(m.c.material, m.c.site, func.sum(m.c.quantity).label("moved"))
-        .where(
-            m.c.kind.in_(CONSUMING_KINDS),
-            m.c.quantity < 0,
-            m.c.posted_at >= since,
-            m.c.posted_at < until,
-        )
-        .group_by(m.c.material, m.c.site)
-    )
-    query = _scoped(query, m, scope)
-    return {(r.material, r.site): -r.moved for r in conn.execute(query)}
 
 
 def negative_stock(

@@ -12,13 +12,15 @@ For a key in a warehouse it holds, a source with no row says zero (an MES
 keeps no zero rows); in a warehouse it does not hold, it says nothing.
 Special stocks (consignment, sales-order stock) are not own stock and are
 left out. Quantities are integer micro-units throughout, so every sum and
-comparison here is exact on SQLite and PostgreSQL alike.
+comparison here is exact on SQLite and PostgreSQL alike. The planner figures
+(safety stock, consumption, days of cover, stock-out) come from
+`stockbridge.store.planner_figures`, in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +28,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
 from stockbridge.store.engine import begin_write
+from stockbridge.store.planner_figures import (
+    SITE_FIGURES,
+    available_sql,
+    build_site_figures,
+    drop_site_figures,
+)
 from stockbridge.store.types import UtcDateTime, quantity_to_micro
 
 __all__ = ["ConsolidationPolicy", "ConsolidationResult", "OwnerRule", "consolidate"]
@@ -45,13 +53,19 @@ class OwnerRule:
 
 @dataclass(frozen=True, slots=True)
 class ConsolidationPolicy:
-    """Which source to believe, and how much disagreement is still agreement."""
+    """Which source to believe, and how much disagreement is still agreement.
+
+    `safety_stock` maps (material, site) to a quantity that overrides the
+    master data; site "" applies to every site without its own entry.
+    """
 
     owners: Sequence[OwnerRule] = ()
     priority: Sequence[str] = ()
     freshest: bool = False
     absolute_tolerance: Decimal = Decimal(0)
     relative_tolerance: Decimal = Decimal(0)
+    consumption_days: int = 30
+    safety_stock: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +125,12 @@ def _sql(statement: str) -> TextClause:
 
 
 def _source_values(conn: Connection) -> str:
+    """Each source's quantity for the key, as JSON text: a window aggregate, so
+    no join back by key is needed (SQLite would run that join as nested scans,
+    quadratic in the number of keys)."""
     if conn.dialect.name == "postgresql":
-        return "json_object_agg(source, quantity)::text"
-    return "json_group_object(source, quantity)"
+        return "(json_object_agg(m.source, m.quantity) OVER k)::text"
+    return "json_group_object(m.source, m.quantity) OVER k"
 
 
 def consolidate(
@@ -161,48 +178,55 @@ ranked AS (
            {rule} AS rule,
            count(*) OVER k AS sources,
            MAX(m.quantity) OVER k - MIN(m.quantity) OVER k AS difference,
-           MAX(m.unit) OVER k AS key_unit
+           MAX(m.unit) OVER k AS key_unit,
+           {_source_values(conn)} AS source_values
     FROM m
     WINDOW k AS (PARTITION BY m.material, m.site, m.warehouse, m.location,
                  m.batch, m.status)
-),
-values_ AS (
-    SELECT {KEY}, {_source_values(conn)} AS source_values
-    FROM m GROUP BY {KEY}
 )
 SELECT r.material, r.site, r.warehouse, r.location, r.batch, r.status,
        r.quantity, r.reserved, r.key_unit AS unit, r.source AS chosen_source,
-       r.rule, r.sources, r.difference, r.as_of, v.source_values,
+       r.rule, r.sources, r.difference, r.as_of, r.source_values,
        CASE WHEN r.sources > 1 AND r.difference > :abs_tol
             AND r.difference * 1000000 > :rel_ppm * ABS(r.quantity)
             THEN 1 ELSE 0 END AS conflict
 FROM ranked r
-JOIN values_ v ON v.material = r.material AND v.site = r.site
-    AND v.warehouse = r.warehouse AND v.location = r.location
-    AND v.batch = r.batch AND v.status = r.status
 WHERE r.rn = 1
 """
             ),
             params,
+        )
+        # The conflict updates below look keys up in the work table, one
+        # lookup per open conflict: without an index each is a full scan.
+        conn.execute(
+            text(f"CREATE INDEX consolidation_work_key ON consolidation_work ({KEY})")
+        )
+        build_site_figures(
+            conn,
+            "consolidation_work",
+            consumption_days=policy.consumption_days,
+            safety_stock=policy.safety_stock,
+            now=now,
         )
         conn.execute(text("DELETE FROM consolidated_stock"))
         conn.execute(
             _sql(
                 f"""
 INSERT INTO consolidated_stock ({KEY}, quantity, unit, reserved, available,
-    safety_stock, chosen_source, rule, source_values, conflict, single_source,
-    as_of, updated_at)
+    safety_stock, consumption_per_day, days_of_cover, stockout_at,
+    chosen_source, rule, source_values, conflict, single_source, as_of, updated_at)
 SELECT w.material, w.site, w.warehouse, w.location, w.batch, w.status,
-       w.quantity, w.unit, w.reserved,
-       CASE WHEN w.status = 'unrestricted' THEN w.quantity - w.reserved ELSE 0 END,
-       (SELECT MAX(safety_stock) FROM materials mt WHERE mt.material = w.material),
+       w.quantity, w.unit, w.reserved, {available_sql("w")},
+       f.safety_stock, f.consumption_per_day, f.days_of_cover, f.stockout_at,
        w.chosen_source, w.rule, w.source_values, w.conflict = 1, w.sources = 1,
        w.as_of, :now
 FROM consolidation_work w
+JOIN {SITE_FIGURES} f ON f.material = w.material AND f.site = w.site
 """
             ),
             {"now": now},
         )
+        drop_site_figures(conn)
         resolved = conn.execute(
             _sql(
                 """

@@ -60,6 +60,7 @@ __all__ = [
     "metadata",
     "movements",
     "rejects",
+    "sink_state",
     "sources",
     "stock_history",
     "stock_lines",
@@ -343,6 +344,12 @@ unit_conversions = Table(
 # The published table. `source_values` holds each source's figure and
 # freshness as JSON; `rule` names the policy rule that chose `quantity`.
 # `location` is '' where the policy consolidates per warehouse.
+# `available` is the row's own (unrestricted - reserved). The planner figures
+# are per material and site, the level planners plan at, repeated on each of
+# its rows: `safety_stock`, `consumption_per_day` (net issues over the
+# configured window, per day), `days_of_cover` (the site's available over
+# that consumption, a multiple of 0.1 day) and `stockout_at` (the site's
+# latest as_of plus the cover). See `stockbridge.store.planner_figures`.
 consolidated_stock = Table(
     "consolidated_stock",
     metadata,
@@ -353,6 +360,8 @@ consolidated_stock = Table(
     Column("available", Quantity(), nullable=False),
     Column("safety_stock", Quantity()),
     Column("days_of_cover", Quantity()),
+    Column("consumption_per_day", Quantity()),
+    Column("stockout_at", UtcDateTime()),
     Column("chosen_source", String()),
     _optional("rule"),
     Column("source_values", Text(), nullable=False),
@@ -361,7 +370,35 @@ consolidated_stock = Table(
     Column("as_of", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint(STOCK_STATUS_CHECK, name="status"),
-)
+    # The web's filters: each leads with what it filters on and continues in
+    # the page's key order, so a page and its count read one index range.
+    Index(
+        "ix_consolidated_stock_site",
+        "site", "material", "warehouse", "location", "batch", "status",
+    ),
+    Index(
+        "ix_consolidated_stock_site_warehouse",
+        "site", "warehouse", "material", "location", "batch", "status",
+    ),
+    Index(
+        "ix_consolidated_stock_status",
+        "status", "material", "site", "warehouse", "location", "batch",
+    ),
+    # Conflicts are few: partial indexes, with the predicate exactly as
+    # `StockFilter(conflicts_only=True)` renders it, so that planners use them.
+    Index(
+        "ix_consolidated_stock_conflicts",
+        "material", "site", "warehouse", "location", "batch", "status",
+        sqlite_where=text("conflict IS 1"),
+        postgresql_where=text("conflict IS true"),
+    ),
+    Index(
+        "ix_consolidated_stock_site_conflicts",
+        "site", "material", "warehouse", "location", "batch", "status",
+        sqlite_where=text("conflict IS 1"),
+        postgresql_where=text("conflict IS true"),
+    ),
+)  # fmt: skip
 
 conflicts = Table(
     "conflicts",
@@ -458,6 +495,23 @@ audit_log = Table(
     Column("remote_addr", String()),
     Index("ix_audit_log_at", "at"),
     sqlite_autoincrement=True,
+)
+
+# The last successful push to each sink: what was sent (`content_hash`) and
+# the link its idempotency keys were derived from (`link_hash`), so that a
+# repeated push of unchanged content sends nothing, and a retried one reuses
+# the batch ids and bill numbers the target has already seen.
+sink_state = Table(
+    "sink_state",
+    metadata,
+    Column("sink", String(), primary_key=True),
+    Column("kind", String(), nullable=False),
+    Column("content_hash", String(), nullable=False),
+    _optional("link_hash"),
+    Column("rows", BigInteger(), nullable=False),
+    Column("pushed_at", UtcDateTime(), nullable=False),
+    Column("detail", Text()),
+    CheckConstraint("rows >= 0", name="rows"),
 )
 
 leases = Table(

@@ -1,18 +1,34 @@
-"""Reading the consolidated stock table with the planners' filters."""
+"""Reading the consolidated stock table with the planners' filters.
+
+`name` matches the material code or any source's master-data name, case
+aside, with `%` and `_` taken literally. `below_safety_only` keeps the rows of
+each material and site whose available stock, summed over the site's rows,
+is below the site's safety stock: the level safety stock is planned at, and
+the one the below-safety-stock alert uses.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import ColumnElement, Engine, func, or_, select, tuple_
 
-from stockbridge.store.schema import consolidated_stock, materials
+from stockbridge.store.schema import consolidated_stock, materials, sources
 from stockbridge.store.types import quantity_from_micro
 
-__all__ = ["StockFilter", "as_contract", "iter_consolidated"]
+__all__ = [
+    "StockFilter",
+    "as_contract",
+    "days_of_cover",
+    "iter_consolidated",
+    "source_names",
+    "stock_conditions",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,36 +42,56 @@ class StockFilter:
     below_safety_only: bool = False
 
 
+def stock_conditions(where: StockFilter) -> list[ColumnElement[bool]]:
+    """The filter as conditions on `consolidated_stock` (for listing or paging)."""
+    cs = consolidated_stock
+    found: list[ColumnElement[bool]] = []
+    if where.material:
+        found.append(cs.c.material == where.material)
+    if where.name:
+        named = select(materials.c.material).where(
+            materials.c.name.icontains(where.name, autoescape=True)
+        )
+        found.append(
+            or_(
+                cs.c.material.in_(named),
+                cs.c.material.icontains(where.name, autoescape=True),
+            )
+        )
+    if where.site:
+        found.append(cs.c.site == where.site)
+    if where.warehouse:
+        found.append(cs.c.warehouse == where.warehouse)
+    if where.status:
+        found.append(cs.c.status == where.status)
+    if where.conflicts_only:
+        found.append(cs.c.conflict.is_(True))
+    if where.below_safety_only:
+        site = consolidated_stock.alias("site_rows")
+        short = (
+            select(site.c.material, site.c.site)
+            .group_by(site.c.material, site.c.site)
+            .having(func.sum(site.c.available) < func.max(site.c.safety_stock))
+        )
+        found.append(tuple_(cs.c.material, cs.c.site).in_(short))
+    return found
+
+
 def iter_consolidated(engine: Engine, where: StockFilter) -> Iterator[dict[str, Any]]:
     """Consolidated rows in key order; `sources` decoded to exact decimals."""
     cs = consolidated_stock
-    query = select(cs).order_by(
-        cs.c.material, cs.c.site, cs.c.warehouse, cs.c.location, cs.c.batch, cs.c.status
+    query = (
+        select(cs)
+        .where(*stock_conditions(where))
+        .order_by(
+            cs.c.material,
+            cs.c.site,
+            cs.c.warehouse,
+            cs.c.location,
+            cs.c.batch,
+            cs.c.status,
+        )
     )
-    if where.material:
-        query = query.where(cs.c.material == where.material)
-    if where.name:
-        named = select(materials.c.material).where(
-            or_(
-                materials.c.name.contains(where.name),
-                materials.c.material.contains(where.name),
-            )
-        )
-        query = query.where(
-            or_(cs.c.material.in_(named), cs.c.material.contains(where.name))
-        )
-    if where.site:
-        query = query.where(cs.c.site == where.site)
-    if where.warehouse:
-        query = query.where(cs.c.warehouse == where.warehouse)
-    if where.status:
-        query = query.where(cs.c.status == where.status)
-    if where.conflicts_only:
-        query = query.where(cs.c.conflict.is_(True))
-    if where.below_safety_only:
-        query = query.where(
-            cs.c.safety_stock.is_not(None), cs.c.available < cs.c.safety_stock
-        )
     with engine.connect() as conn:
         for row in conn.execution_options(stream_results=True, yield_per=5000).execute(
             query
@@ -66,6 +102,14 @@ def iter_consolidated(engine: Engine, where: StockFilter) -> Iterator[dict[str, 
                 for source, micro in json.loads(record.pop("source_values")).items()
             }
             yield record
+
+
+def source_names(engine: Engine) -> list[str]:
+    """Every source the store knows, sorted: a superset of any row's `sources`."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(select(sources.c.name).order_by(sources.c.name)).scalars()
+        )
 
 
 def as_contract(record: dict[str, Any]) -> dict[str, Any]:
@@ -90,4 +134,21 @@ def as_contract(record: dict[str, Any]) -> dict[str, Any]:
         "chosen_source": record["chosen_source"] or "",
         "rule": record["rule"],
         "single_source": bool(record["single_source"]),
+        "consumption_per_day": _text(record["consumption_per_day"]),
+        "days_of_cover": _text(days_of_cover(record)),
+        "stockout_date": _text(record["stockout_at"]),
     }
+
+
+def days_of_cover(record: dict[str, Any]) -> Decimal | None:
+    """The row's days of cover with its one decimal place (5.0, not 5)."""
+    cover: Decimal | None = record["days_of_cover"]
+    return None if cover is None else cover.quantize(Decimal("0.1"))
+
+
+def _text(value: Decimal | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from stockbridge.config.models import Settings
+from stockbridge.config.policy_sections import ALL_SITES
 from stockbridge.store.consolidation import (
     ConsolidationPolicy,
     ConsolidationResult,
@@ -35,6 +36,12 @@ def policy_from_settings(settings: Settings) -> ConsolidationPolicy:
         freshest=config.fallback == "freshest",
         absolute_tolerance=config.tolerance.absolute,
         relative_tolerance=config.tolerance.relative,
+        consumption_days=config.consumption_days,
+        safety_stock={
+            (material, "" if site == ALL_SITES else site): quantity
+            for material, sites in config.safety_stock.items()
+            for site, quantity in sites.items()
+        },
     )
 
 

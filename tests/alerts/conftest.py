@@ -115,7 +115,10 @@ class Seed:
         safety: str | None = None,
         batch: str = "",
         unit: str = "H87",
+        consumption: str | None = None,
+        cover: str | None = None,
     ) -> None:
+        """A consolidated row; `consumption`/`cover`: its site's planner figures."""
         q = Decimal(quantity)
         with self.engine.begin() as conn:
             conn.execute(
@@ -131,6 +134,10 @@ class Seed:
                     reserved=Decimal(0),
                     available=q if status == "unrestricted" else Decimal(0),
                     safety_stock=None if safety is None else Decimal(safety),
+                    consumption_per_day=None
+                    if consumption is None
+                    else Decimal(consumption),
+                    days_of_cover=None if cover is None else Decimal(cover),
                     source_values=json.dumps({"sap": quantity_to_micro(q)}),
                     as_of=self.now,
                     updated_at=self.now,

@@ -136,24 +136,17 @@ def test_a_material_whose_rows_vanish_stays_firing(
     assert states(engine)["below_safety_stock|A-100|1000"] == "firing"
 
 
-def test_projected_stockout_from_recent_consumption(
+def test_projected_stockout_from_the_tables_days_of_cover(
     any_engine, any_seed, clock, make_settings
 ) -> None:
+    """Consolidation computes the cover (tests/store/test_planner_figures.py)."""
     settings = make_settings(
-        CONFIG
-        % "    - {kind: projected_stockout, channels: [ops], days: 7, window: 10d}"
+        CONFIG % "    - {kind: projected_stockout, channels: [ops], days: 7}"
     )
-    now = clock()
-    any_seed.source("sap")
-    any_seed.stock("FAST", "50")
-    any_seed.stock("SLOW", "50")
-    for day in range(10):
-        any_seed.movement("FAST", "-10", posted_at=now - timedelta(days=day, hours=1))
-        any_seed.movement("SLOW", "-1", posted_at=now - timedelta(days=day, hours=1))
-    any_seed.movement("FAST", "-999", posted_at=now - timedelta(days=11))  # outside
-    any_seed.movement(
-        "SLOW", "-999", posted_at=now - timedelta(hours=2), kind="transfer"
-    )
+    any_seed.stock("FAST", "30", consumption="10", cover="5")
+    any_seed.stock("FAST", "20", consumption="10", cover="5", batch="B2")
+    any_seed.stock("SLOW", "50", consumption="1", cover="50")
+    any_seed.stock("IDLE", "0")  # no consumption: nothing to project
 
     evaluate(any_engine, settings, clock)
 

@@ -45,8 +45,38 @@ def test_demo_syncs_every_system_and_shows_the_injected_conflicts(
         ):
             injected[(m, s, w)] = injected.get((m, s, w), Decimal(0)) + Decimal(d)
         injected = {key: value for key, value in injected.items() if value}
-    assert sources == {"sap", "k3cloud", "u8", "k3wise", "mes"}
+    assert sources == {"sap", "ecc", "k3cloud", "u8", "k3wise", "mes"}
     assert unbalanced == (0,)
     assert set(conflicts) == set(injected)
     for key, difference in conflicts.items():
         assert difference == abs(injected[key]), key
+
+
+def test_demo_loads_the_late_postings_once_through_the_look_back(
+    tmp_path: Path,
+) -> None:
+    """The demo's first sync runs with postings held back; the second finds them."""
+    result = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    store = tmp_path / "demo" / "stockbridge.db"
+    truth = tmp_path / "demo" / "simulators" / "truth.sqlite"
+    with sqlite3.connect(truth) as conn:
+        expected = {
+            (doc, str(line)): Decimal(qty)
+            for doc, line, qty in conn.execute(
+                "SELECT document, line, quantity FROM movements"
+                " WHERE system = 'sap' AND effective = 1"
+            )
+        }
+        late = conn.execute(
+            "SELECT count(*) FROM movements WHERE system = 'sap' AND late = 1"
+        ).fetchone()
+    with sqlite3.connect(store) as conn:
+        loaded = {
+            (doc, line): Decimal(qty) / 1_000_000
+            for doc, line, qty in conn.execute(
+                "SELECT document, line, quantity FROM movements WHERE source = 'sap'"
+            )
+        }
+    assert late[0] > 0, "the truth holds late SAP postings"
+    assert loaded == expected

@@ -53,8 +53,8 @@ def test_check_reports_problems_without_traceback_and_exits_2(tmp_path: Path) ->
     assert out == ""
     assert err.splitlines() == [
         f"{path}, line 1: timezon: expected one of the keys alerts, mapping, "
-        "reconcile, sources, store, timezone, found the unknown key 'timezon'. "
-        "Did you mean 'timezone'?",
+        "reconcile, sinks, sources, store, timezone, web, found the unknown key "
+        "'timezon'. Did you mean 'timezone'?",
         f"{path}, line 2: sources.sap.lookback: expected a duration such as 30s, "
         "15m, 2h, 1d or 1h30m, found 'x' (text).",
     ]

@@ -30,7 +30,12 @@ from sqlalchemy import select
 
 from stockbridge.config.models import Settings
 from stockbridge.connectors.base import CheckState, Page, Stream
-from stockbridge.connectors.errors import AuthError, ProtocolError, TransientError
+from stockbridge.connectors.errors import (
+    AuthError,
+    ProtocolError,
+    SourceConfigError,
+    TransientError,
+)
 from stockbridge.connectors.mes_soap import MesSoapConnector, MesSoapSettings
 from stockbridge.connectors.xml_safety import REFUSED
 from stockbridge.mapping.model import (
@@ -57,6 +62,7 @@ KINDS = {
     "SCRAP": "scrap", "RETURN": "return", "REVERSAL": "reversal",
     "TRANSFER_IN": "transfer", "TRANSFER_OUT": "transfer",
 }  # fmt: skip
+STATUS_MAP = {code: status for status, code in MES_STATUSES.items()}
 
 
 def operations(page: int = 100) -> dict[str, Any]:
@@ -73,6 +79,7 @@ def operations(page: int = 100) -> dict[str, Any]:
                 "status": "QualityStatus", "quantity": "Qty", "reserved": "LockQty",
                 "unit": "Unit",
             },
+            "status_map": STATUS_MAP,
         },
         "movements": {
             "name": "GetMaterialTransactions",
@@ -94,6 +101,7 @@ def operations(page: int = 100) -> dict[str, Any]:
             },
             "kinds": KINDS,
             "directions": {"IN": "in", "OUT": "out"},
+            "status_map": STATUS_MAP,
         },
         "materials": {
             "name": "GetMaterialList",
@@ -142,8 +150,7 @@ def expected_movements(truth: Path, *, late: bool = True) -> dict[tuple[str, ...
     )
     return {
         (doc, str(line), ""): (
-            kind, material, site, warehouse, batch, MES_STATUSES[status],
-            Decimal(quantity), MES_UNITS[unit], _seconds(posted), _seconds(entered),
+            kind, material, site, warehouse, batch, status, Decimal(quantity), MES_UNITS[unit], _seconds(posted), _seconds(entered),
             f"{o_doc}/{o_line}" if o_doc else "", order_ref,
         )
         for (doc, line, kind, material, site, warehouse, batch, status, quantity, unit,
@@ -191,11 +198,7 @@ def expected_stock(truth: Path, *, early: bool = False) -> dict[tuple[str, ...],
         ):
             quantities[tuple(key)] -= Decimal(quantity)
     return {
-        (m, s, w, b, MES_STATUSES[st]): (
-            q,
-            reserved[m, s, w, b, st],
-            MES_UNITS[units[m]],
-        )
+        (m, s, w, b, st): (q, reserved[m, s, w, b, st], MES_UNITS[units[m]])
         for (m, s, w, b, st), q in quantities.items()
         if q
     }
@@ -338,7 +341,15 @@ def test_materials_from_the_json_string_equal_the_truth(
     without = operations()
     del without["materials"]
     with connector_for(mes.url, operations=without) as conn:
-        assert list(conn.materials()) == []
+        assert conn.offered_streams() == {Stream.STOCK, Stream.MOVEMENTS}
+        with pytest.raises(SourceConfigError, match=r"no operations\.materials"):
+            list(conn.materials())
+    with connector_for(mes.url) as conn:
+        assert conn.offered_streams() == {
+            Stream.STOCK,
+            Stream.MOVEMENTS,
+            Stream.MATERIALS,
+        }
 
 
 # --- incremental pulls ---------------------------------------------------------------------
@@ -517,6 +528,11 @@ def test_late_postings_are_missing_everywhere_until_entered(
         (lambda o: o["movements"].pop("directions"), "directions table come together"),
         (lambda o: o["stock"].update(result="csv"), "dataset"),
         (lambda o: o.pop("movements"), "movements"),
+        (
+            lambda o: o["materials"].update(status_map={"OK": "unrestricted"}),
+            "status_map",
+        ),
+        (lambda o: o["stock"].update(status_map={"OK": "free"}), "unrestricted"),
     ],
 )
 def test_settings_say_what_is_wrong(change: Any, message: str) -> None:
@@ -704,6 +720,9 @@ def test_a_row_that_cannot_be_read_is_kept_as_unreadable(
 def test_sync_end_to_end_loads_what_the_truth_says(
     mes: SimServer, truth: Path, sqlite_url: str
 ) -> None:
+    # without status_map: the MES's codes pass through and mapping resolves them
+    described = operations(page=500)
+    del described["stock"]["status_map"], described["movements"]["status_map"]
     source = {
         "kind": "mes_soap",
         "timezone": ZONE,
@@ -711,14 +730,13 @@ def test_sync_end_to_end_loads_what_the_truth_says(
         "username": USER,
         "password": PASSWORD,
         "page_size": 100,
-        "operations": operations(page=500),
+        "operations": described,
     }
-    statuses = {code: status for status, code in MES_STATUSES.items()}
     settings = Settings.model_validate(
         {
             "timezone": "UTC",
             "sources": {"mes": source},
-            "mapping": {"mes": {"status": {"table": statuses}}},
+            "mapping": {"mes": {"status": {"table": STATUS_MAP}}},
         }
     )
     engine = open_store(sqlite_url)

@@ -678,3 +678,16 @@ def test_a_mard_row_that_its_batches_do_not_add_up_to_is_quarantined() -> None:
     assert batch.quantity == Decimal(24)
     assert isinstance(difference, UnreadableRecord)
     assert "LABST +6.000" in difference.reason
+
+
+def test_an_unreadable_batch_row_is_quarantined_once() -> None:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    mard = [_mard("000000000000100023", "RM01", LABST="30.000")]
+    mchb = [
+        _mchb("000000000000100023", "RM01", "0000000109", CLABS="24.000"),
+        _mchb("000000000000100023", "RM01", "0000000110", CLABS="6,000"),
+    ]
+    good, bad = stock_records(mard, mchb, now)
+    assert isinstance(good, StockRecord)
+    assert isinstance(bad, UnreadableRecord)
+    assert "CLABS '6,000' is not a number" in bad.reason

@@ -273,3 +273,15 @@ def test_doctype_text_inside_the_document_is_not_a_dtd() -> None:
 def test_bad_xml_is_a_clear_error() -> None:
     with pytest.raises(BadXmlError, match="not well-formed"):
         parse_untrusted_xml("<root><unclosed></root>")
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [" " * 60_000, "<?xml" + " " * 60_000, "<!--" + "-" * 60_000, "<?a?" * 15_000],
+    ids=["blanks", "open-declaration", "dashes", "question-marks"],
+)
+def test_the_dtd_check_reads_a_long_prolog_in_linear_time(prolog: str) -> None:
+    started = time.perf_counter()
+    assert not declares_dtd(prolog + "<root/>")
+    assert not declares_dtd((prolog + "<root/>").encode("utf-16"))
+    assert time.perf_counter() - started < 0.5

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from stockbridge.simulators.http_server import SimServer
-from stockbridge.simulators.mes_rest import start_mes_rest
+from stockbridge.simulators.mes_rest import MesRestApp, start_mes_rest
 from stockbridge.simulators.truth import generate
 
 APP_KEY, APP_SECRET = "mes-app-7f3a", "s3cret-Mes-Key"
@@ -552,3 +552,67 @@ def test_quantities_as_json_numbers_keep_every_digit(
         assert row["qty"].as_tuple().exponent == -3
     txn = get(session, special, TXNS, limit=1)["data"]["items"][0]  # type: ignore[index]
     assert isinstance(txn["qty"], Decimal)
+
+
+def test_stock_sync_takes_a_batch_whole_once_per_batch_id(
+    special: SimServer, truth: Path
+) -> None:
+    app = special.app
+    assert isinstance(app, MesRestApp)
+    (site, warehouse, material, batch), (_, _, unit) = sorted(
+        truth_stock(truth).items()
+    )[0]
+    good = {
+        "factoryCode": site,
+        "warehouseCode": warehouse,
+        "materialCode": material,
+        "lotNo": batch or None,
+        "qty": "12.500",
+        "unit": unit,
+        "status": "OK",
+    }
+    sync = f"{special.url}/api/v1/lineside/stock-sync"
+    with requests.Session() as http:
+        assert http.post(sync, json={}, timeout=10).status_code == 401
+        http.headers["X-API-Key"] = "k-123"
+
+        def push(batch_id: str, items: list[dict[str, object]]) -> dict[str, object]:
+            reply = http.post(
+                sync, json={"batchId": batch_id, "items": items}, timeout=10
+            )
+            assert reply.status_code == 200
+            envelope: dict[str, object] = reply.json()
+            return envelope
+
+        first = push("b-1", [good])
+        assert first == {
+            "code": 0,
+            "msg": "success",
+            "data": {"batchId": "b-1", "accepted": 1, "duplicate": False},
+        }
+        assert app.stock_sync.stock[(site, warehouse, material, batch)] == Decimal(
+            "12.500"
+        )
+        again = push("b-1", [good])
+        assert again["data"] == {"batchId": "b-1", "accepted": 0, "duplicate": True}
+        reused = push("b-1", [{**good, "qty": "13"}])
+        assert (reused["code"], reused["data"]) == (4009, None)
+
+        unknown = {**good, "materialCode": "NO-SUCH", "qty": "99"}
+        refused = push("b-2", [{**good, "qty": "99"}, unknown])
+        assert refused["code"] == 4002
+        assert refused["msg"] == "参数错误: 第2条 物料 NO-SUCH 不存在"
+        bad_qty = push("b-3", [{**good, "qty": True}])
+        assert (bad_qty["code"], bad_qty["msg"]) == (
+            4002,
+            "参数错误: 第1条 qty 不是数字: True",
+        )
+        assert (
+            push("b-4", [{**good, "unit": "KGM"}])["msg"]
+            == "参数错误: 第1条 单位 KGM 不存在"
+        )
+    # Refused batches left nothing: not the batch, not the good item's figure.
+    assert set(app.stock_sync.batches) == {"b-1"}
+    assert app.stock_sync.stock == {
+        (site, warehouse, material, batch): Decimal("12.500")
+    }

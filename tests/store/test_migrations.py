@@ -31,6 +31,7 @@ TABLES = {
     "stock_history",
     "movements",
     "rejects",
+    "sink_state",
     "materials",
     "locations",
     "unit_conversions",
@@ -52,8 +53,8 @@ def engine(empty_store_url: str) -> Iterator[Engine]:
     created.dispose()
 
 
-def test_the_head_revision_is_the_stock_history_one() -> None:
-    assert head_revision() == "0003"
+def test_the_head_revision_is_the_stock_paging_indexes_one() -> None:
+    assert head_revision() == "0006"
 
 
 def test_upgrade_from_empty_builds_the_declared_schema(engine: Engine) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, delete, insert, select
 from stockbridge.config.models import Settings
 from stockbridge.connectors.base import Stream
 from stockbridge.mapping.model import Movement, MovementKind, StockLine, StockStatus
-from stockbridge.simulators.launcher import LOGIN, demo_sources, start_simulators
+from stockbridge.simulators.launcher import demo_sources, start_simulators
 from stockbridge.simulators.truth import generate
 from stockbridge.store.consolidation import ConsolidationPolicy, OwnerRule, consolidate
 from stockbridge.store.database import open_store
@@ -439,86 +439,6 @@ def test_the_truths_ledgers_balance_and_a_deleted_document_breaks_one(
 # --- end to end: simulators, connectors, sync, reconcile, explain ------------------
 
 
-MES_OPTIONS: dict[str, Any] = {
-    "kind": "mes_rest",
-    "lookback": "1h",
-    "retry_max_wait": 0.05,
-    "auth": {
-        "type": "token",
-        "token_url": "/api/auth/token",
-        "body": {"appKey": LOGIN["mes_app_key"], "appSecret": LOGIN["mes_app_secret"]},
-        "token_path": "data.accessToken",
-    },
-    "envelope": {
-        "success_path": "code",
-        "success_values": [0],
-        "message_path": "msg",
-        "data_path": "data",
-    },
-    "pagination": {
-        "style": "page",
-        "items_path": "records",
-        "total_path": "total",
-        "size": 200,
-    },
-    "streams": {
-        "stock": {
-            "path": "/api/v1/lineside/stock",
-            "fields": {
-                "material": "materialCode",
-                "site": "factoryCode",
-                "warehouse": "warehouseCode",
-                "batch": "lotNo",
-                "quantity": "qty",
-                "reserved": "reservedQty",
-                "unit": "unit",
-                "status": "status",
-            },
-            "status_map": {
-                "OK": "unrestricted",
-                "QC": "quality_inspection",
-                "HOLD": "blocked",
-            },
-        },
-        "movements": {
-            "path": "/api/v1/material/transactions",
-            "cursor_param": "since",
-            "cursor_field": "createTime",
-            "id_pattern": r"^(?P<document>.+)-(?P<line>\d+)$",
-            "fields": {
-                "document": "txnId",
-                "kind": "txnType",
-                "material": "materialCode",
-                "site": "factoryCode",
-                "warehouse": "warehouseCode",
-                "batch": "lotNo",
-                "quantity": "qty",
-                "unit": "unit",
-                "posted_at": "txnTime",
-                "entered_at": "createTime",
-                "reverses": "reversedTxnId",
-                "order_ref": "workOrderNo",
-            },
-            "defaults": {"status": "unrestricted"},
-            "direction": {"field": "direction", "in": "IN", "out": "OUT"},
-            "kinds": {
-                "TRANSFER_IN": "transfer",
-                "TRANSFER_OUT": "transfer",
-                "CONSUME": "production_issue",
-                "SCRAP": "scrap",
-                "ADJUST": "adjustment",
-                "REVERSAL": "reversal",
-                "RECEIVE": "receipt",
-                "ISSUE": "issue",
-                "OUTPUT": "production_receipt",
-                "SHIP": "sales_issue",
-                "RETURN": "return",
-            },
-        },
-    },
-}
-
-
 def test_end_to_end_the_mes_only_issue_of_site_1000_is_named(
     truth: Truth, tmp_path: Path, sqlite_url: str
 ) -> None:
@@ -529,7 +449,6 @@ def test_end_to_end_the_mes_only_issue_of_site_1000_is_named(
         tmp_path / "sims", names=["sap_odata", "mes_rest"], truth=truth.path
     ) as sims:
         sources: dict[str, Any] = demo_sources(sims)
-        sources.setdefault("mes", {**MES_OPTIONS, "url": sims.servers["mes_rest"].url})
         settings = Settings.model_validate(
             {
                 "store": sqlite_url,

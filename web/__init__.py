@@ -1,0 +1,1 @@
+"""The web room: JSON API, the planners' page, auth and metrics."""
