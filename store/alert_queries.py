@@ -54,6 +54,7 @@ __all__ = [
 
 _Ts = TypeVarTuple("_Ts")
 
+
 @dataclass(frozen=True, slots=True)
 class StockScopeFilter:
     """Codes to keep; an empty tuple keeps all."""
