@@ -3,7 +3,8 @@
 Uses what `sync_throughput.py --keep` left in the work directory (the truth,
 the SAP recording, the U8 database), runs the `stockbridge` contender once
 under `py-spy record` (sampling, so the profile barely slows it), and sums
-the samples into phases: HTTP fetch, JSON parse, the connector's record
+the samples into phases (the raw samples stay in the work directory as
+`profile-<source>-<store>.txt`): HTTP fetch, JSON parse, the connector's record
 building, mapping, and the store write (split into the driver's own
 `executemany`/`COPY`, SQLAlchemy's bind conversions, and the rest of
 SQLAlchemy and the row dicts). Then the functions with the most own time.
@@ -18,7 +19,6 @@ import argparse
 import collections
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from sap_replay import Recording
@@ -32,6 +32,7 @@ from sync_throughput import (
 
 PHASES = (
     # (phase, any of these frame fragments; the first phase that matches wins)
+    ("store: closing loaded keys' rejects (UPDATE ... IN)", ("_resolve_rejects",)),
     (
         "store: driver executemany/COPY",
         ("do_executemany", "_exec_insertmany_context", "executemany ("),
@@ -107,7 +108,7 @@ def main() -> None:
     recording = Recording.load(work / f"sap-{args.rows}")
     odbc_file = work / f"u8-{args.rows}.odbc"
     odbc = odbc_file.read_text(encoding="utf-8") if odbc_file.exists() else ""
-    with replay_server(recording) as url, tempfile.TemporaryDirectory() as scratch:
+    with replay_server(recording) as url:
         base = {
             "sap_url": url,
             "recording": str(recording.directory),
@@ -118,7 +119,7 @@ def main() -> None:
         spec = case_spec(
             Case(args.source, args.store, "stockbridge"), base, work, args.pg
         )
-        raw = Path(scratch) / "profile.txt"
+        raw = work / f"profile-{args.source}-{args.store}.txt"
         spy = Path(sys.executable).with_name("py-spy")
         command = [str(spy), "record", "--format", "raw", "--rate", str(args.rate)]
         subprocess.run(

@@ -190,8 +190,11 @@ def _row(
 
 
 def _new_sheet(book: Workbook, header: list[str], number: int, lang: Lang) -> Worksheet:
-    """A write-only sheet with its frozen header; typed as a `Worksheet`,
-    whose column widths and auto-filter it has (its stubs leave them out)."""
+    """A new sheet with its header row, frozen.
+
+    A write-only sheet has a `Worksheet`'s column widths and auto-filter,
+    which openpyxl's type stubs leave out: hence the annotation.
+    """
     title = "库存" if lang is Lang.ZH else "stock"
     sheet: Worksheet = book.create_sheet(title if number == 1 else f"{title} {number}")
     sheet.freeze_panes = "A2"

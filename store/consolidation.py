@@ -145,6 +145,11 @@ def consolidate(
     rank, rule = _rank_sql(policy, params)
     with engine.connect() as conn, begin_write(conn):
         conn.execute(text("DROP TABLE IF EXISTS consolidation_work"))
+        if conn.dialect.name == "postgresql":
+            # A snapshot just loaded is not yet in the planner's statistics;
+            # estimating it at a few rows, PostgreSQL joins the keys with
+            # nested loops, quadratic in their number (minutes for 40,000).
+            conn.execute(text("ANALYZE stock_lines"))
         conn.execute(
             _sql(
                 f"""

@@ -32,8 +32,9 @@ All of it is integer arithmetic on micro-units, whose division truncates
 toward zero on SQLite and PostgreSQL alike, and every operand of a division
 here is positive: so each figure is the same on both back-ends, and the
 same as Python's exact arithmetic. Products are kept small by dividing
-before multiplying (quotient and remainder), so nothing overflows 64 bits
-for any stock a site can hold.
+before multiplying (quotient and remainder): the largest is ten times a
+remainder below the daily consumption, within 64 bits up to 9.2 × 10^11
+base units consumed a day.
 """
 
 from __future__ import annotations

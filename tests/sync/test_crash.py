@@ -95,7 +95,60 @@ def sync_command(config: Path, *, full: bool = False) -> list[str]:
     return [*command, "--source", "sap", *(["--full"] if full else [])]
 
 
-def crash_and_finish(config: Path, rng: random.Random, kills: int) -> list[str]:
+def last_run_id(store: Path) -> int:
+    if not store.exists():
+        return 0
+    try:
+        with sqlite3.connect(store, timeout=1) as conn:
+            row = conn.execute("SELECT coalesce(max(id), 0) FROM sync_runs").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0])
+
+
+def pulling(store: Path, after_run: int) -> bool:
+    """Whether a movements run newer than `after_run` has committed a batch."""
+    try:
+        with sqlite3.connect(store, timeout=1) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM sync_runs WHERE stream = 'movements'"
+                " AND id > ? AND pulled > 0",
+                (after_run,),
+            ).fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return bool(row[0])
+
+
+def kill_moment(
+    process: subprocess.Popen[bytes],
+    store: Path,
+    rng: random.Random,
+    number: int,
+    after_run: int,
+) -> None:
+    """Wait for the moment to kill: at random, or at random once the pull is under way.
+
+    Every other kill waits until batches are being committed, so start-up
+    time (which varies with machine load) cannot make every kill miss the
+    pull; the others land anywhere, start-up and stream switches included.
+    """
+    if number % 2 == 0:
+        time.sleep(rng.uniform(0.2, 4.0))
+        return
+    deadline = time.monotonic() + 30
+    while (
+        time.monotonic() < deadline
+        and process.poll() is None
+        and not pulling(store, after_run)
+    ):
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.0, 1.0))
+
+
+def crash_and_finish(
+    config: Path, store: Path, rng: random.Random, kills: int
+) -> list[str]:
     """Kill `kills` runs at random moments, then let one run to the end.
 
     Every other run re-reads everything (`--full`), so there is always a
@@ -103,12 +156,13 @@ def crash_and_finish(config: Path, rng: random.Random, kills: int) -> list[str]:
     """
     outcomes = []
     for number in range(kills):
+        after_run = last_run_id(store)
         with subprocess.Popen(
-            sync_command(config, full=number % 2 == 1),
+            sync_command(config, full=number % 4 in (1, 2)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         ) as process:
-            time.sleep(rng.uniform(1.2, 4.5))
+            kill_moment(process, store, rng, number, after_run)
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
         killed = process.returncode == -signal.SIGKILL
@@ -163,7 +217,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
         encoding="utf-8",
     )
     kills = KILLS[faulty]
-    outcomes = crash_and_finish(config, random.Random(SEED + faulty), kills)
+    outcomes = crash_and_finish(config, store, random.Random(SEED + faulty), kills)
     assert outcomes.count("killed") >= kills // 2, outcomes
 
     assert store_movements(store) == truth_movements(truth)
