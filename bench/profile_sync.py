@@ -34,8 +34,8 @@ PHASES = (
     # (phase, any of these frame fragments; the first phase that matches wins)
     ("store: closing loaded keys' rejects (UPDATE ... IN)", ("_resolve_rejects",)),
     (
-        "store: driver executemany/COPY",
-        ("do_executemany", "_exec_insertmany_context", "executemany ("),
+        "store: driver executemany, commit",
+        ("do_executemany", "_exec_insertmany_context", "executemany (", "do_commit"),
     ),
     (
         "store: bind conversions (Quantity, UtcDateTime)",
@@ -54,8 +54,9 @@ PHASES = (
         ),
     ),
     (
-        "connector: records from rows",
+        "connector: records from rows, cursor position",
         (
+            "MovementReader.pages",
             "ItemReader",
             "record (",
             "movement_record",
@@ -64,7 +65,7 @@ PHASES = (
             "_records",
         ),
     ),
-    ("run set-up, lease, run record", ("sync_stream",)),
+    ("sync loop, run set-up, lease, run record", ("sync_stream",)),
 )
 
 
@@ -103,7 +104,13 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=int, default=100, help="py-spy samples per second"
     )
+    parser.add_argument(
+        "--summarise", type=Path, help="only summarise this raw profile"
+    )
     args = parser.parse_args()
+    if args.summarise:
+        summarise(args.summarise)
+        return
     work: Path = args.work_dir
     recording = Recording.load(work / f"sap-{args.rows}")
     odbc_file = work / f"u8-{args.rows}.odbc"

@@ -45,8 +45,8 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._rate = per_second
-        self._burst = float(burst)
-        self._tokens = float(burst)
+        self._burst: float = burst
+        self._tokens: float = burst
         self._clock = clock
         self._sleep = sleep
         self._last = clock()
@@ -78,7 +78,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return max(0.0, int(value))  # delay-seconds is whole seconds (RFC 9110)
     except ValueError:
         pass
     try:
