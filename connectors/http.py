@@ -28,7 +28,7 @@ from stockbridge.connectors.errors import (
 from stockbridge.connectors.redaction import Redactor
 from stockbridge.connectors.retry import RetryPolicy, call_with_retry
 
-__all__ = ["HttpClient", "RateLimiter", "parse_json"]
+__all__ = ["HttpClient", "RateLimiter", "parse_json", "retry_after_seconds"]
 
 _EXCERPT = 500
 
@@ -74,7 +74,8 @@ def parse_json(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """A `Retry-After` header (seconds or an HTTP date) as seconds to wait, or None."""
     if not value:
         return None
     try:
@@ -190,7 +191,7 @@ class HttpClient:
             raise TransientError(
                 f"{what} (too many requests): {body}",
                 source=self.source,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status >= 500 or status in (408, 425):
             raise TransientError(f"{what}: {body}", source=self.source)

@@ -57,7 +57,8 @@ def call_with_retry(
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, TransientError) and exc.retry_after is not None:
             return min(exc.retry_after, policy.max_retry_after)
-        return float(backoff(state))
+        seconds: float = backoff(state)
+        return seconds
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

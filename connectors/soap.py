@@ -41,7 +41,7 @@ from stockbridge.connectors.errors import (
     SourceConfigError,
     TransientError,
 )
-from stockbridge.connectors.http import RateLimiter
+from stockbridge.connectors.http import RateLimiter, retry_after_seconds
 from stockbridge.connectors.redaction import Redactor
 from stockbridge.connectors.retry import RetryPolicy, call_with_retry
 from stockbridge.connectors.xml_safety import REFUSED, declares_dtd
@@ -214,7 +214,7 @@ class _GuardedTransport(Transport):
             return TransientError(
                 f"{what} (too many requests): {body}",
                 source=self.source,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status >= 500 or status in (408, 425):
             return TransientError(f"{what}: {body}", source=self.source)
@@ -222,13 +222,6 @@ class _GuardedTransport(Transport):
 
     def _safe(self, text: str) -> str:
         return self.redactor.redact(text)
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 class SoapClient:
