@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, insert
 from typer.testing import CliRunner
 
+from stockbridge.cli import stock_xlsx
 from stockbridge.cli.app import app
 from stockbridge.cli.stock_commands import CSV_COLUMNS
 from stockbridge.config import load_config
@@ -398,3 +399,33 @@ def test_below_safety_compares_each_sites_available_with_its_safety_stock(
         ("A-100", "RM01", "", "blocked"),
         ("A-100", "RM01", "", "unrestricted"),
     ]
+
+
+def test_rows_past_a_sheets_limit_go_on_in_another_sheet(
+    config_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stock_xlsx, "MAX_DATA_ROWS", 3)
+    path = tmp_path / "split.xlsx"
+    run(config_path, "--format", "xlsx", "--output", str(path))
+    book = load_workbook(path)
+    try:
+        assert book.sheetnames == ["stock", "stock 2", "stock 3"]
+        sheets = [book[name] for name in book.sheetnames]
+        rows = [list(sheet.iter_rows(values_only=True)) for sheet in sheets]
+        panes = [sheet.freeze_panes for sheet in sheets]
+        filters = [sheet.auto_filter.ref for sheet in sheets]
+    finally:
+        book.close()
+    assert [len(sheet) for sheet in rows] == [4, 4, 2]
+    assert all(sheet[0] == rows[0][0] for sheet in rows)
+    assert [row[0] for sheet in rows for row in sheet[1:]] == [
+        "A-100",
+        "A-100",
+        "A-100",
+        "B-200",
+        "C-300",
+        "C-300",
+        "D-400",
+    ]
+    assert panes == ["A2", "A2", "A2"]
+    assert filters == ["A1:T4", "A1:T4", "A1:T2"]
