@@ -35,6 +35,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -158,8 +159,9 @@ def case_spec(case: Case, spec: dict[str, Any], work: Path, pg: str) -> dict[str
     sqlite_path = work / "store.sqlite"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
-    for stale in work.glob("store.sqlite__*"):  # dlt's attached dataset files
+    for stale in work.glob("store__*.sqlite"):  # dlt's attached dataset files
         stale.unlink()
+    shutil.rmtree(work / "dlt", ignore_errors=True)  # dlt's pipeline state
     if case.store == "postgresql":
         _fresh_database(pg, STORE_DB)
     return {
